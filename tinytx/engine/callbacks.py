@@ -1,0 +1,128 @@
+"""Callbacks: four hooks, no more. Each may keep state that goes into the checkpoint (state_dict)."""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+class Callback:
+    def on_train_start(self, trainer: "Trainer") -> None: ...
+
+    def on_step_end(self, trainer: "Trainer", logs: dict[str, float]) -> None: ...
+
+    def on_eval_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None: ...
+
+    def on_train_end(self, trainer: "Trainer") -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class EarlyStopping(Callback):
+    """Stop after `patience` evaluations without improvement; always end on the best weights.
+
+    The best weights are kept in memory (and in best.safetensors when the run has a directory), and restored at
+    the end of training whether it stopped early or ran out of steps.
+    """
+
+    def __init__(self, metric: str = "loss", mode: str = "min", patience: int | None = None, restore_best: bool = True):
+        self.metric, self.mode, self.patience, self.restore_best = metric, mode, patience, restore_best
+        self.best: float | None = None
+        self.best_step = -1
+        self.bad_evals = 0
+        self._best_weights = None
+
+    def improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def on_eval_end(self, trainer, metrics):
+        if self.metric not in metrics:
+            from ..errors import TinytxError
+
+            raise TinytxError(f"early stopping watches '{self.metric}', but evaluation gives {', '.join(metrics)}")
+        value = float(metrics[self.metric])
+        if math.isfinite(value) and self.improved(value):
+            self.best, self.best_step, self.bad_evals = value, trainer.step, 0
+            self._best_weights = copy.deepcopy({k: v.detach().cpu() for k, v in trainer.raw_model.state_dict().items()})
+            trainer.save_best()
+        else:
+            self.bad_evals += 1
+            if self.patience is not None and self.bad_evals >= self.patience:
+                trainer.stop(f"early stopping: no improvement in {self.metric} for {self.patience} evaluations")
+
+    def on_train_end(self, trainer):
+        if trainer.interrupted:
+            return  # keep the last weights so that --resume continues exactly
+        if self.restore_best and self._best_weights is not None:
+            trainer.raw_model.load_state_dict(self._best_weights)
+        elif self.restore_best:
+            trainer.load_best()  # resumed after the best was found: it is on disk, not in memory
+
+    def state_dict(self):
+        return {"best": self.best, "best_step": self.best_step, "bad_evals": self.bad_evals}
+
+    def load_state_dict(self, state):
+        self.best, self.best_step, self.bad_evals = state["best"], state["best_step"], state["bad_evals"]
+
+
+class JSONLLogger(Callback):
+    """Append one JSON object per log or evaluation to metrics.jsonl (rank 0 only)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def on_train_start(self, trainer):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # a run killed between checkpoints logged steps it will redo; drop those lines
+        if self.path.exists():
+            keep = [line for line in self.path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= trainer.step]
+            self.path.write_text("".join(line + "\n" for line in keep))
+
+    def _write(self, record):
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def on_step_end(self, trainer, logs):
+        if "loss" in logs:
+            self._write({"step": trainer.step, **{f"train_{k}" if k != "lr" else k: v for k, v in logs.items()}})
+
+    def on_eval_end(self, trainer, metrics):
+        self._write({"step": trainer.step, **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}})
+
+
+class ProgressBar(Callback):
+    """A tqdm bar with loss, learning rate and targets (tokens) per second."""
+
+    def __init__(self, unit: str = "step"):
+        self.unit = unit
+        self.bar = None
+
+    def on_train_start(self, trainer):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=trainer.max_steps, initial=trainer.step, unit=self.unit, dynamic_ncols=True, leave=True)
+
+    def on_step_end(self, trainer, logs):
+        self.bar.update(trainer.step - self.bar.n)
+        if "loss" in logs:
+            post = {"loss": f"{logs['loss']:.4f}", "lr": f"{logs['lr']:.2e}"}
+            if logs.get("targets_per_s"):
+                post["tok/s"] = f"{logs['targets_per_s']:,.0f}"
+            if trainer.last_eval:
+                post["val"] = f"{trainer.last_eval.get('loss', float('nan')):.4f}"
+            self.bar.set_postfix(post, refresh=False)
+
+    def on_train_end(self, trainer):
+        if self.bar is not None:
+            self.bar.close()

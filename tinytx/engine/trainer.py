@@ -1,0 +1,320 @@
+"""The one training loop. Every model family trains here, through a Task.
+
+Read it top to bottom: set-up (device, seed, DDP, optimizer, resume), then `fit`, whose loop is
+lr → micro-batches → loss → backward → clip → step → log → evaluate → checkpoint.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from ..data.batches import Batches, TensorBatches
+from ..errors import TinytxError, TrainingDiverged
+from . import checkpoint as ckpt
+from .callbacks import Callback, EarlyStopping, JSONLLogger, ProgressBar
+from .config import TrainConfig
+from .distributed import setup as setup_dist
+from .optim import lr_at, make_optimizer, penalty
+from .tasks import Task
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TinytxError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TinytxError("device 'cuda' asked for, but CUDA is not available on this machine")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Train `model` on `train` through `task`.
+
+    train / val: a batch source (see tinytx.data.batches) or a dict of equal-length tensors, which is wrapped in
+    TensorBatches with `config.batch_size`. With `out_dir` the run is checkpointed there (rank 0 only), and
+    `config.json` gets `run_info` (model description, task, tokenizer, anything needed to use the run later).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        train: Batches | dict[str, torch.Tensor],
+        val: Batches | dict[str, torch.Tensor] | None = None,
+        config: TrainConfig | None = None,
+        out_dir: str | Path | None = None,
+        run_info: dict[str, Any] | None = None,
+        callbacks: Iterable[Callback] = (),
+        resume: bool = False,
+    ):
+        self.config = cfg = config or TrainConfig()
+        self.task = task
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.run_info = dict(run_info or {})
+        self.device = pick_device(cfg.device)
+        self.dist = setup_dist(self.device.type)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        seed_everything(cfg.seed)
+
+        wrap = lambda d, shuffle: TensorBatches(d, cfg.batch_size, shuffle, cfg.seed) if isinstance(d, dict) else d
+        self.train_data, self.val_data = wrap(train, True), (wrap(val, False) if val is not None else None)
+        self.max_steps = self._resolve_max_steps()
+
+        self.raw_model = model.to(self.device)
+        self.model = self.raw_model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = torch.nn.parallel.DistributedDataParallel(self.raw_model, device_ids=ids)
+        if cfg.compile:
+            self.model = torch.compile(self.model)
+        self.optimizer = make_optimizer(self.raw_model, cfg, self.device)
+        self.autocast = self._autocast_context()
+        self.scaler = torch.amp.GradScaler("cuda") if cfg.dtype == "fp16" and self.device.type == "cuda" else None
+
+        self.step = 0
+        self.last_eval: dict[str, float] = {}
+        self.history: list[dict[str, float]] = []
+        self._stop_reason: str | None = None
+        self.interrupted = False
+        self.early_stopping = None
+        if cfg.early_stopping_patience is not None or (self.val_data is not None and cfg.restore_best):
+            self.early_stopping = EarlyStopping(
+                cfg.early_stopping_metric, cfg.early_stopping_mode, cfg.early_stopping_patience, cfg.restore_best
+            )
+        self.callbacks: list[Callback] = [c for c in [self.early_stopping] if c] + list(callbacks)
+        if self.dist.is_main:
+            if self.out_dir is not None:
+                self.callbacks.append(JSONLLogger(self.out_dir / ckpt.METRICS))
+            if cfg.progress:
+                self.callbacks.append(ProgressBar())
+        if resume:
+            self._resume()
+
+    # --- set-up helpers -------------------------------------------------------------------------------------
+
+    def _resolve_max_steps(self) -> int:
+        cfg, spe = self.config, self.train_data.steps_per_epoch
+        if cfg.max_steps is not None:
+            return cfg.max_steps
+        if cfg.epochs is not None:
+            if spe is None:
+                raise TinytxError("this data has no epochs (random windows); give max steps instead")
+            return max(1, math.ceil(cfg.epochs * spe / cfg.grad_accum))
+        raise TinytxError("give max steps or epochs")
+
+    @property
+    def eval_interval(self) -> int:
+        if self.config.eval_interval is not None:
+            return self.config.eval_interval
+        spe = self.train_data.steps_per_epoch
+        return max(1, spe // self.config.grad_accum) if spe else 200
+
+    def _autocast_context(self):
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.config.dtype)
+        if dtype is None:
+            return nullcontext
+        if self.device.type != "cuda" and dtype == torch.float16:
+            raise TinytxError("fp16 needs a CUDA device; use bf16 or fp32 on CPU")
+        return lambda: torch.autocast(self.device.type, dtype=dtype)
+
+    def _resume(self) -> None:
+        if self.out_dir is None:
+            raise TinytxError("resume needs a run directory")
+        state = ckpt.load_trainer_state(self.out_dir)
+        ckpt.load_weights(self.raw_model, self.out_dir / ckpt.WEIGHTS)
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        for cb, cb_state in zip(self.callbacks, state.get("callbacks", [])):
+            cb.load_state_dict(cb_state)
+        ckpt.set_rng_state(state["rng"])
+        self.step = int(state["step"])
+        self.last_eval = state.get("last_eval", {})
+
+    # --- checkpoints ------------------------------------------------------------------------------------------
+
+    def save_checkpoint(self) -> None:
+        """Weights, optimizer, RNG, callbacks and step, each written atomically; rank 0 only."""
+        if self.out_dir is None or not self.dist.is_main:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.save_config(self.out_dir, {**self.run_info, "train": self.config.to_dict()})
+        ckpt.save_weights(self.raw_model, self.out_dir / ckpt.WEIGHTS)
+        state = {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "rng": ckpt.rng_state(),
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "last_eval": {k: v for k, v in self.last_eval.items() if isinstance(v, (int, float))},
+        }
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
+        ckpt.save_trainer_state(self.out_dir, state)
+
+    def save_best(self) -> None:
+        if self.out_dir is not None and self.dist.is_main:
+            ckpt.save_weights(self.raw_model, self.out_dir / ckpt.BEST)
+
+    def load_best(self) -> None:
+        if self.out_dir is not None and (self.out_dir / ckpt.BEST).exists():
+            ckpt.load_weights(self.raw_model, self.out_dir / ckpt.BEST)
+
+    def stop(self, reason: str) -> None:
+        self._stop_reason = reason
+
+    # --- the loop -----------------------------------------------------------------------------------------------
+
+    def _train_step(self) -> tuple[torch.Tensor, int]:
+        cfg = self.config
+        micro = [
+            self.train_data.get(self.step * cfg.grad_accum + i, self.dist.rank, self.dist.world)
+            for i in range(cfg.grad_accum)
+        ]
+        micro = [{k: v.to(self.device, non_blocking=True) for k, v in b.items()} for b in micro]
+        counts = [self.task.num_targets(b) for b in micro]
+        # weight each micro-batch by its share of all targets in the global batch: accumulation and DDP then
+        # give the same gradient as one big batch (DDP averages over ranks, hence the world factor)
+        total = self.dist.all_reduce_sum(float(sum(counts)), self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        for i, (batch, n) in enumerate(zip(micro, counts)):
+            sync = i == len(micro) - 1
+            ctx = self.model.no_sync() if (self.dist.enabled and not sync) else nullcontext()
+            with ctx:
+                with self.autocast():
+                    loss, _ = self.task.loss(self.model, batch)
+                scaled = loss * (n * self.dist.world / max(total, 1.0))
+                if sync:
+                    pen = penalty(self.raw_model, cfg.l1, cfg.l2)
+                    if pen is not None:
+                        scaled = scaled + pen
+                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+            loss_sum += loss.detach() * n
+        if cfg.grad_clip:
+            if self.scaler:
+                self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg.grad_clip)
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss_sum, sum(counts)
+
+    @torch.no_grad()
+    def evaluate(self, data: Batches | None = None, max_batches: int | None = None) -> dict[str, float]:
+        data = data if data is not None else self.val_data
+        if data is None:
+            return {}
+        was_training = self.raw_model.training
+        self.raw_model.eval()
+        batches = ({k: v.to(self.device) for k, v in b.items()} for b in data.iter_eval(max_batches))
+        with self.autocast():
+            metrics = self.task.evaluate(self.raw_model, batches)
+        self.raw_model.train(was_training)
+        return metrics
+
+    def _check_finite(self, value: float) -> None:
+        if not math.isfinite(value):
+            where = f"; the last good checkpoint is in {self.out_dir}" if self.out_dir is not None else ""
+            raise TrainingDiverged(
+                f"loss became {value} at step {self.step}: training stopped (try a lower learning rate){where}"
+            )
+
+    @contextmanager
+    def _graceful_interrupt(self):
+        """First Ctrl-C: finish the current step, checkpoint, stop (resumable exactly). Second: abort."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self.interrupted:
+                raise KeyboardInterrupt
+            self.interrupted = True
+            self.stop("interrupted: checkpoint saved, continue with --resume")
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def fit(self) -> dict[str, Any]:
+        with self._graceful_interrupt():
+            return self._fit()
+
+    def _fit(self) -> dict[str, Any]:
+        cfg = self.config
+        for cb in self.callbacks:
+            cb.on_train_start(self)
+        self.raw_model.train()
+        window_loss, window_targets, t0 = torch.zeros((), device=self.device), 0, time.perf_counter()
+        try:
+            while self.step < self.max_steps and self._stop_reason is None:
+                lr = lr_at(self.step, cfg, self.max_steps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                loss_sum, n = self._train_step()
+                window_loss += loss_sum
+                window_targets += n
+                self.step += 1
+
+                logs: dict[str, float] = {"lr": lr}
+                last = self.step == self.max_steps
+                do_eval = self.val_data is not None and (self.step % self.eval_interval == 0 or last)
+                do_ckpt = cfg.checkpoint_interval is not None and self.step % cfg.checkpoint_interval == 0
+                if self.step % cfg.log_interval == 0 or last or do_eval or do_ckpt:
+                    # one device sync per log interval, not per step
+                    mean = float(window_loss) / max(window_targets, 1)
+                    self._check_finite(mean)
+                    dt = time.perf_counter() - t0
+                    logs.update(loss=mean, targets_per_s=window_targets * self.dist.world / max(dt, 1e-9))
+                    self.history.append({"step": self.step, **logs})
+                    window_loss, window_targets, t0 = torch.zeros((), device=self.device), 0, time.perf_counter()
+                if do_eval:
+                    self.last_eval = self.evaluate(max_batches=cfg.eval_batches)
+                    self._check_finite(float(self.last_eval.get("loss", 0.0)))
+                for cb in self.callbacks:
+                    cb.on_step_end(self, logs)
+                if do_eval:
+                    for cb in self.callbacks:
+                        cb.on_eval_end(self, self.last_eval)
+                if do_ckpt or do_eval:
+                    self.save_checkpoint()
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        self.save_checkpoint()
+        self.dist.barrier()
+        result = {"step": self.step, "stopped": self._stop_reason, "val": self.last_eval}
+        if self.early_stopping is not None and self.early_stopping.best is not None:
+            result.update(best=self.early_stopping.best, best_step=self.early_stopping.best_step)
+        return result

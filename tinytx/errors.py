@@ -1,0 +1,9 @@
+"""One exception type for mistakes a user can fix; the CLI prints it as one line."""
+
+
+class TinytxError(Exception):
+    """Bad input or an impossible request: the message says what and how to fix it."""
+
+
+class TrainingDiverged(TinytxError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
