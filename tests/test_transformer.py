@@ -198,3 +198,19 @@ def test_no_torch_transformer_modules():
     for name in ("attention", "blocks", "encoder", "decoder", "positional"):
         src = inspect.getsource(importlib.import_module(f"tinytx.models.transformer.{name}"))
         assert "nn.Transformer" not in src and "nn.MultiheadAttention" not in src
+
+
+@pytest.mark.gpu
+def test_gpu_fast_attention_and_bf16_training_step():
+    from tinytx.engine import TrainConfig, Trainer
+    from tinytx.engine.tasks import LanguageModeling
+    from tinytx.models import build
+
+    q, k, v = (t.detach().float().cuda() for t in _qkv(t=64, s=64, d=32))
+    torch.testing.assert_close(attention(q, k, v, is_causal=True, fast=True),
+                               attention(q, k, v, is_causal=True, fast=False), atol=2e-3, rtol=2e-3)
+    model = build("gpt", {"vocab_size": 32, "block_size": 32, "n_layer": 2, "n_head": 2, "n_embd": 64})
+    x = torch.randint(0, 32, (64, 32))
+    cfg = TrainConfig(max_steps=5, batch_size=16, device="cuda", dtype="bf16", progress=False)
+    result = Trainer(model, LanguageModeling(), {"idx": x, "targets": x}, None, cfg).fit()
+    assert result["step"] == 5
