@@ -1,0 +1,36 @@
+"""Tokenizers: char, word, byte-level BPE (Rust `tokenizers`) and unigram (`sentencepiece`).
+
+Every kind has [PAD] [UNK] [BOS] [EOS] [MASK] at ids 0..4 and saves to one JSON file.
+
+    tok = train_tokenizer("bpe", ["data/tinyshakespeare/input.txt"], vocab_size=2048)
+    tok.save("tok.json"); tok = load_tokenizer("tok.json")
+"""
+from __future__ import annotations
+
+from ..errors import TinytxError
+from .base import (
+    BOS_ID, EOS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, Tokenizer, load_tokenizer, pad_batch, read_text,
+)
+from .bpe import BPETokenizer
+from .char import CharTokenizer
+from .unigram import UnigramTokenizer
+from .word import WordTokenizer
+
+KINDS = {"char": CharTokenizer, "word": WordTokenizer, "bpe": BPETokenizer, "unigram": UnigramTokenizer}
+
+
+def train_tokenizer(kind: str, texts, vocab_size: int | None = None, min_frequency: int = 1, **options) -> Tokenizer:
+    """Train a tokenizer of `kind` on files (paths) or an iterable of strings."""
+    if kind not in KINDS:
+        raise TinytxError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if vocab_size is not None and vocab_size < 1:
+        raise TinytxError(f"vocab size must be positive, got {vocab_size}")
+    if kind == "bpe":
+        min_frequency = max(min_frequency, 2) if min_frequency == 1 else min_frequency
+    return KINDS[kind].train(texts, vocab_size=vocab_size, min_frequency=min_frequency, **options)
+
+
+__all__ = [
+    "BOS_ID", "BPETokenizer", "CharTokenizer", "EOS_ID", "KINDS", "MASK_ID", "PAD_ID", "SPECIAL_TOKENS", "Tokenizer",
+    "UNK_ID", "UnigramTokenizer", "WordTokenizer", "load_tokenizer", "pad_batch", "read_text", "train_tokenizer",
+]

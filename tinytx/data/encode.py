@@ -1,0 +1,177 @@
+"""Streaming encode: a text file of any size -> a flat uint16/uint32 token file (.bin) + a JSON sidecar.
+
+The file is read in chunks cut at line ends (so no UTF-8 character or line is split), each chunk is encoded
+(in parallel inside the Rust/C++ libraries for BPE and unigram, vectorised for char) and appended to the output.
+Memory is bounded by the chunk size, not the file size.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from itertools import chain
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import TinytxError
+from ..io import atomic_path, write_json
+from ..tokenizers.base import Tokenizer, check_text_bytes
+
+CHUNK_BYTES = 4 << 20
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16 if vocab_size <= 65536 else np.uint32)
+
+
+def tokenizer_hash(tokenizer: Tokenizer) -> str:
+    return hashlib.sha256(json.dumps(tokenizer.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def read_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
+    """UTF-8 text of `path` in pieces of about chunk_bytes, each ending at a line end (or the file's end)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TinytxError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise TinytxError(f"{path}: the file is empty")
+    offset, rest = 0, b""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk_bytes)
+            data = rest + block
+            if not block:
+                if data:
+                    check_text_bytes(data, path, offset)
+                    yield data.decode("utf-8")
+                return
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # one very long line: cut at a UTF-8 character boundary instead
+                cut = len(data)
+                while cut > 0 and (data[cut - 1] & 0xC0) == 0x80:
+                    cut -= 1
+                cut = cut - 1 if cut and data[cut - 1] >= 0xC0 else cut
+                cut = cut or len(data)
+            piece, rest = data[:cut], data[cut:]
+            check_text_bytes(piece, path, offset)
+            offset += len(piece)
+            yield piece.decode("utf-8")
+
+
+def encode_chunk(tokenizer: Tokenizer, text: str, piece_bytes: int = 1 << 16) -> np.ndarray:
+    if hasattr(tokenizer, "encode_array"):
+        return tokenizer.encode_array(text)
+    if tokenizer.kind in ("bpe", "unigram"):
+        # pieces of whole lines (~64 KB each) so the library encodes them in parallel with little per-call cost;
+        # concatenated, their ids decode to the same text
+        pieces = split_lines(text, piece_bytes)
+        return np.fromiter(chain.from_iterable(tokenizer.encode_batch(pieces)), dtype=np.int64)
+    return np.asarray(tokenizer.encode(text), dtype=np.int64)
+
+
+def split_lines(text: str, size: int) -> list[str]:
+    """Cut text into pieces of about `size` characters, each ending at a line end (or the text's end)."""
+    pieces, start = [], 0
+    while start < len(text):
+        end = text.find("\n", start + size)
+        end = len(text) if end < 0 else end + 1
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+def sidecar_path(bin_path: str | os.PathLike) -> Path:
+    return Path(f"{bin_path}.json")
+
+
+def encode_file(
+    tokenizer: Tokenizer, src: str | os.PathLike, out: str | os.PathLike, progress: bool = True,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> dict:
+    """Encode `src` into `out` (.bin) + `out.json`; returns the sidecar dict. Written atomically."""
+    dtype = token_dtype(tokenizer.vocab_size)
+    total_bytes = Path(src).stat().st_size if Path(src).is_file() else 0
+    count = 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc=f"encode {Path(src).name}")
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        for text in read_chunks(src, chunk_bytes):
+            ids = encode_chunk(tokenizer, text)
+            ids.astype(dtype).tofile(f)
+            count += len(ids)
+            if bar is not None:
+                bar.update(len(text.encode("utf-8")))
+        f.flush()
+    if bar is not None:
+        bar.close()
+    meta = {"dtype": dtype.name, "count": count, "tokenizer_kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size,
+            "tokenizer_hash": tokenizer_hash(tokenizer), "source": str(src)}
+    write_json(sidecar_path(out), meta)
+    return meta
+
+
+def load_tokens(path: str | os.PathLike) -> np.memmap:
+    """Memory-map a .bin written by encode_file (its dtype comes from the sidecar)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TinytxError(f"{path}: token file not found")
+    side = sidecar_path(path)
+    if not side.is_file():
+        raise TinytxError(f"{path}: no sidecar {side.name} naming its dtype")
+    meta = json.loads(side.read_text())
+    if meta["count"] == 0:
+        return np.zeros(0, dtype=meta["dtype"])
+    return np.memmap(path, dtype=meta["dtype"], mode="r", shape=(meta["count"],))
+
+
+def split_tokens(path: str | os.PathLike, val_fraction: float, train_out, val_out, chunk: int = 1 << 24) -> tuple[dict, dict]:
+    """Copy the first (1 - val_fraction) of a token file to train_out and the rest to val_out, in chunks."""
+    if not 0 < val_fraction < 1:
+        raise TinytxError(f"val fraction must be between 0 and 1, got {val_fraction}")
+    tokens = load_tokens(path)
+    meta = json.loads(sidecar_path(path).read_text())
+    n_val = max(1, int(round(len(tokens) * val_fraction)))
+    cut = len(tokens) - n_val
+    if cut < 1:
+        raise TinytxError(f"{meta['source']}: too little text ({len(tokens)} tokens) to split into train and val")
+    metas = []
+    for out, lo, hi in ((train_out, 0, cut), (val_out, cut, len(tokens))):
+        with atomic_path(out) as tmp, open(tmp, "wb") as f:
+            for i in range(lo, hi, chunk):
+                np.asarray(tokens[i : min(hi, i + chunk)]).tofile(f)
+        m = {**meta, "count": hi - lo, "split": "train" if lo == 0 else "val"}
+        write_json(sidecar_path(out), m)
+        metas.append(m)
+    return metas[0], metas[1]
+
+
+def decode_file(tokenizer: Tokenizer, src: str | os.PathLike, out: str | os.PathLike, chunk: int = 1 << 20) -> None:
+    """Inverse of encode_file: for char, bpe and unigram the text comes back byte for byte.
+
+    Decoding goes in chunks. A byte-level token may hold half a character, so a chunk may only end after a token
+    that ends a line (encode_file encodes line by line, so such tokens are where lines end).
+    """
+    tokens = load_tokens(src)
+    meta = json.loads(sidecar_path(src).read_text())
+    if meta["vocab_size"] != tokenizer.vocab_size or meta.get("tokenizer_hash") != tokenizer_hash(tokenizer):
+        raise TinytxError(
+            f"{src}: was encoded with a different tokenizer ({meta['tokenizer_kind']}, vocab {meta['vocab_size']})"
+        )
+    ends_line = np.array([tokenizer.decode([i], skip_special=False).endswith("\n") for i in range(tokenizer.vocab_size)])
+    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        start = 0
+        while start < len(tokens):
+            end = min(len(tokens), start + chunk)
+            ids = np.asarray(tokens[start:end]).astype(np.int64)
+            if end < len(tokens) and tokenizer.kind != "char":
+                cuts = np.flatnonzero(ends_line[ids])
+                if len(cuts):
+                    end = start + int(cuts[-1]) + 1
+                    ids = ids[: end - start]
+            f.write(tokenizer.decode(ids.tolist(), skip_special=False))
+            start = end

@@ -1,0 +1,166 @@
+"""The Tokenizer interface shared by every kind, and the special tokens every kind has at fixed ids.
+
+Tokenizers import no torch: they deal in lists of ints (and numpy arrays for padded batches).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import TinytxError
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]", "[MASK]")
+PAD_ID, UNK_ID, BOS_ID, EOS_ID, MASK_ID = range(len(SPECIAL_TOKENS))
+
+
+class Tokenizer:
+    """Text <-> ids. Subclasses implement `train`, `_encode`, `decode`, the vocabulary lookups and JSON I/O.
+
+    Text that merely contains "[EOS]" is encoded as ordinary characters, never as the special id: special ids
+    enter a sequence only through `add_bos`/`add_eos` (or the caller).
+    """
+
+    kind = "base"
+
+    # --- building ----------------------------------------------------------------------------------------------
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int | None = None, min_frequency: int = 1, **options) -> "Tokenizer":
+        raise NotImplementedError
+
+    # --- encode / decode ------------------------------------------------------------------------------------------
+    def _encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
+        ids = self._encode(text)
+        return ([BOS_ID] if add_bos else []) + ids + ([EOS_ID] if add_eos else [])
+
+    def encode_batch(self, texts: Sequence[str], add_bos: bool = False, add_eos: bool = False) -> list[list[int]]:
+        return [self.encode(t, add_bos, add_eos) for t in texts]
+
+    def decode(self, ids: Iterable[int], skip_special: bool = True) -> str:
+        raise NotImplementedError
+
+    def decode_batch(self, batch: Iterable[Iterable[int]], skip_special: bool = True) -> list[str]:
+        return [self.decode(ids, skip_special) for ids in batch]
+
+    def encode_padded(
+        self, texts: Sequence[str], max_length: int | None = None, add_bos: bool = False, add_eos: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Encode, truncate to max_length and pad with [PAD]: (ids (B, L) int64, attention mask (B, L) bool)."""
+        return pad_batch(self.encode_batch(texts, add_bos, add_eos), max_length)
+
+    # --- vocabulary -------------------------------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    def token_to_id(self, token: str) -> int | None:
+        raise NotImplementedError
+
+    def id_to_token(self, i: int) -> str | None:
+        raise NotImplementedError
+
+    # --- files --------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike) -> None:
+        from ..io import write_json
+
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Tokenizer":
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Tokenizer":
+        tok = load_tokenizer(path)
+        if not isinstance(tok, cls):
+            raise TinytxError(f"{path}: is a {tok.kind} tokenizer, not {cls.kind}")
+        return tok
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(vocab_size={self.vocab_size})"
+
+
+def pad_batch(batch: Sequence[Sequence[int]], max_length: int | None = None, pad_id: int = PAD_ID) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad id lists to one length (the longest, capped at max_length): (ids int64, mask bool)."""
+    lengths = [min(len(x), max_length) if max_length else len(x) for x in batch]
+    width = max(lengths, default=0)
+    ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+    for row, (x, n) in enumerate(zip(batch, lengths)):
+        ids[row, :n] = x[:n]
+    mask = np.arange(width)[None, :] < np.asarray(lengths)[:, None]
+    return ids, mask
+
+
+# --- reading training text ---------------------------------------------------------------------------------------
+
+def read_text(path: str | os.PathLike) -> str:
+    """A whole UTF-8 text file, with clear errors for missing, binary, non-UTF-8 or empty files."""
+    path = Path(path)
+    if not path.is_file():
+        raise TinytxError(f"{path}: file not found")
+    data = path.read_bytes()
+    check_text_bytes(data, path)
+    return data.decode("utf-8")
+
+
+def check_text_bytes(data: bytes, path: str | os.PathLike, offset: int = 0) -> None:
+    if b"\x00" in data:
+        raise TinytxError(f"{path}: looks like a binary file (contains NUL bytes), not text")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TinytxError(f"{path}: not UTF-8 text (invalid byte at offset {offset + e.start}); convert it to UTF-8 first") from None
+
+
+def iter_texts(files_or_texts: str | os.PathLike | Iterable) -> Iterator[str]:
+    """Training input: a path, a list of paths, or an iterator of strings."""
+    if isinstance(files_or_texts, (str, os.PathLike)):
+        files_or_texts = [files_or_texts]
+    for item in files_or_texts:
+        if isinstance(item, os.PathLike) or (isinstance(item, str) and _is_path(item)):
+            yield read_text(item)
+        else:
+            yield item
+
+
+def _is_path(s: str) -> bool:
+    return "\n" not in s and len(s) < 4096 and os.path.exists(s)
+
+
+# --- loading any kind ------------------------------------------------------------------------------------------
+
+def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
+    """Load a tokenizer JSON of any kind (tinytx's char/word/unigram format, or a `tokenizers` BPE file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TinytxError(f"{path}: tokenizer file not found")
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TinytxError(f"{path}: not a tokenizer JSON file ({e})") from None
+    from .bpe import BPETokenizer
+    from .char import CharTokenizer
+    from .unigram import UnigramTokenizer
+    from .word import WordTokenizer
+
+    kinds = {c.kind: c for c in (CharTokenizer, WordTokenizer, UnigramTokenizer, BPETokenizer)}
+    if not isinstance(d, dict):
+        raise TinytxError(f"{path}: not a tokenizer JSON file")
+    kind = d.get("kind") or ("bpe" if isinstance(d.get("model"), dict) and d["model"].get("type") == "BPE" else None)
+    if kind not in kinds:
+        raise TinytxError(f"{path}: unknown tokenizer kind {kind!r}; expected one of {', '.join(kinds)}")
+    try:
+        return kinds[kind].from_dict(d)
+    except (KeyError, TypeError, ValueError, Exception) as e:
+        if isinstance(e, TinytxError):
+            raise
+        raise TinytxError(f"{path}: corrupt {kind} tokenizer file ({type(e).__name__}: {e})") from None

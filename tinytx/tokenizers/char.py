@@ -1,0 +1,98 @@
+"""Character tokenizer: one id per Unicode code point seen in training, plus the special tokens.
+
+Encoding is vectorised (code points through numpy, looked up with searchsorted), so no Python runs per character.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from ..errors import TinytxError
+from .base import SPECIAL_TOKENS, UNK_ID, Tokenizer, iter_texts
+
+
+class CharTokenizer(Tokenizer):
+    kind = "char"
+
+    def __init__(self, chars: Iterable[str], unknown: str = "unk"):
+        """chars: the alphabet (ids follow the special tokens in this order). unknown: "unk" maps unseen
+        characters to [UNK]; "error" refuses them with a message that names them."""
+        self.chars = list(chars)
+        if unknown not in ("unk", "error"):
+            raise ValueError("unknown must be 'unk' or 'error'")
+        self.unknown = unknown
+        self.vocab = list(SPECIAL_TOKENS) + self.chars
+        self._index = {t: i for i, t in enumerate(self.vocab)}
+        codes = np.array([ord(c) for c in self.chars], dtype=np.int64)
+        order = np.argsort(codes)
+        self._codes = codes[order]
+        self._ids = (order + len(SPECIAL_TOKENS)).astype(np.int64)
+        self._table = np.array(self.vocab, dtype=object)
+
+    @classmethod
+    def train(cls, texts, vocab_size=None, min_frequency=1, **options):
+        counts: dict[str, int] = {}
+        for text in iter_texts(texts):
+            cps, n = np.unique(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), return_counts=True)
+            for c, k in zip(cps.tolist(), n.tolist()):
+                counts[chr(c)] = counts.get(chr(c), 0) + k
+        chars = sorted(c for c, n in counts.items() if n >= min_frequency)
+        if not chars:
+            raise TinytxError("empty corpus: no characters to build a vocabulary from")
+        need = len(chars) + len(SPECIAL_TOKENS)
+        if vocab_size is not None and vocab_size < need:
+            raise TinytxError(
+                f"vocab size {vocab_size} is smaller than the alphabet: the text has {len(chars)} characters "
+                f"(+{len(SPECIAL_TOKENS)} special tokens = {need})"
+            )
+        return cls(chars, **options)
+
+    def code_points(self, text: str) -> np.ndarray:
+        return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+
+    def encode_array(self, text: str) -> np.ndarray:
+        """The ids of `text` as an int64 array (the fast path used by streaming encode)."""
+        cps = self.code_points(text)
+        if len(self._codes) == 0:
+            return np.full(len(cps), UNK_ID, dtype=np.int64)
+        pos = np.searchsorted(self._codes, cps).clip(max=len(self._codes) - 1)
+        found = self._codes[pos] == cps
+        if self.unknown == "error" and not found.all():
+            missing = sorted({chr(c) for c in cps[~found]})
+            raise TinytxError(
+                f"text has characters the tokenizer never saw: {''.join(missing)!r} "
+                "(use unknown='unk' / --unknown unk to map them to [UNK])"
+            )
+        return np.where(found, self._ids[pos], UNK_ID)
+
+    def _encode(self, text):
+        return self.encode_array(text).tolist()
+
+    def decode(self, ids, skip_special=True):
+        ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self.vocab)):
+            raise TinytxError(f"id out of range for a vocabulary of {len(self.vocab)}")
+        if skip_special:
+            ids = ids[ids >= len(SPECIAL_TOKENS)]
+        return "".join(self._table[ids])
+
+    @property
+    def vocab_size(self):
+        return len(self.vocab)
+
+    def token_to_id(self, token):
+        return self._index.get(token)
+
+    def id_to_token(self, i):
+        return self.vocab[i] if 0 <= i < len(self.vocab) else None
+
+    def to_dict(self):
+        return {"kind": self.kind, "special_tokens": list(SPECIAL_TOKENS), "chars": self.chars}
+
+    @classmethod
+    def from_dict(cls, d):
+        if list(d.get("special_tokens", SPECIAL_TOKENS)) != list(SPECIAL_TOKENS):
+            raise TinytxError("tokenizer file has different special tokens than this version of tinytx")
+        return cls(d["chars"])
+
