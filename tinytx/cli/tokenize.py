@@ -1,0 +1,90 @@
+"""`tinytx tokenize train|encode|decode|show`."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(cli) -> None:
+    p = cli.top.add_parser("tokenize", help="train a tokenizer, encode/decode files, show tokens")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    t = sub.add_parser("train", help="train a tokenizer on text files")
+    t.add_argument("files", nargs="+", help="UTF-8 text files")
+    t.add_argument("--kind", choices=["char", "word", "bpe", "unigram"], required=True)
+    t.add_argument("--vocab-size", type=int, default=None, help="target size (bpe/unigram/word; char checks it)")
+    t.add_argument("--min-frequency", type=int, default=1)
+    t.add_argument("--lowercase", action="store_true", help="word: lowercase before splitting")
+    t.add_argument("--stop-words", action="store_true", help="word: drop English stop words")
+    t.add_argument("--normalize", action="store_true", help="unigram: NFKC-normalise (no longer lossless)")
+    t.add_argument("-o", "--out", required=True, help="tokenizer JSON file to write")
+    t.set_defaults(func=train)
+
+    e = sub.add_parser("encode", help="encode a text file to a flat token file (.bin + .bin.json)")
+    e.add_argument("file")
+    e.add_argument("--tokenizer", required=True)
+    e.add_argument("-o", "--out", required=True, help="output .bin")
+    e.add_argument("--val-fraction", type=float, default=None,
+                   help="also split: the last fraction goes to OUT with .val.bin, the rest to .train.bin")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=encode)
+
+    d = sub.add_parser("decode", help="decode a token file back to text")
+    d.add_argument("file")
+    d.add_argument("--tokenizer", required=True)
+    d.add_argument("-o", "--out", required=True)
+    d.set_defaults(func=decode)
+
+    s = sub.add_parser("show", help="print the tokens and ids of a text")
+    s.add_argument("text")
+    s.add_argument("--tokenizer", required=True)
+    s.set_defaults(func=show)
+
+
+def train(args: argparse.Namespace) -> None:
+    from ..errors import TinytxError
+    from ..tokenizers import read_text, train_tokenizer
+
+    options = {}
+    if args.kind == "word":
+        options.update(lowercase=args.lowercase, stop_words=args.stop_words)
+    if args.kind == "unigram":
+        options.update(normalize=args.normalize)
+    for f in args.files:  # check every file before the (slow) training
+        if not Path(f).is_file():
+            raise TinytxError(f"{f}: file not found")
+    texts = (read_text(f) for f in args.files)
+    tok = train_tokenizer(args.kind, texts, vocab_size=args.vocab_size, min_frequency=args.min_frequency, **options)
+    tok.save(args.out)
+    print(f"{args.kind} tokenizer with {tok.vocab_size} tokens -> {args.out}")
+
+
+def encode(args: argparse.Namespace) -> None:
+    from ..data.encode import encode_file, split_tokens
+    from ..tokenizers import load_tokenizer
+
+    tok = load_tokenizer(args.tokenizer)
+    meta = encode_file(tok, args.file, args.out, progress=not args.quiet)
+    print(f"{meta['count']:,} tokens ({meta['dtype']}) -> {args.out}")
+    if args.val_fraction is not None:
+        stem = str(args.out)[:-4] if str(args.out).endswith(".bin") else str(args.out)
+        tr, va = split_tokens(args.out, args.val_fraction, f"{stem}.train.bin", f"{stem}.val.bin")
+        print(f"split: {tr['count']:,} train -> {stem}.train.bin, {va['count']:,} val -> {stem}.val.bin")
+
+
+def decode(args: argparse.Namespace) -> None:
+    from ..data.encode import decode_file
+    from ..tokenizers import load_tokenizer
+
+    decode_file(load_tokenizer(args.tokenizer), args.file, args.out)
+    print(f"-> {args.out}")
+
+
+def show(args: argparse.Namespace) -> None:
+    from ..tokenizers import load_tokenizer
+
+    tok = load_tokenizer(args.tokenizer)
+    ids = tok.encode(args.text)
+    print(f"{len(ids)} tokens")
+    for i in ids:
+        print(f"{i:>7}  {tok.id_to_token(i)!r}")
