@@ -26,12 +26,13 @@ class Dist:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def all_reduce_sum(self, x: float, device: torch.device) -> float:
+    def all_reduce_sum(self, x: torch.Tensor) -> torch.Tensor:
+        """Sum of a tensor over all processes (itself in a world of one); stays on the device."""
         if not self.enabled:
             return x
-        t = torch.tensor([x], dtype=torch.float64, device=device)
-        dist.all_reduce(t)
-        return float(t.item())
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
 
     def barrier(self) -> None:
         if self.enabled:

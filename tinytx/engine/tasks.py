@@ -39,7 +39,7 @@ class Task:
         total = 0
         for batch in batches:
             loss, metrics = self.loss(model, batch)
-            n = self.num_targets(batch)
+            n = int(self.num_targets(batch))
             total += n
             for k, v in {"loss": loss, **metrics}.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * n
@@ -159,7 +159,7 @@ class TokenCrossEntropy(Task):
         return loss, {}
 
     def num_targets(self, batch):
-        return int((batch[self.target_key] != self.ignore_index).sum())
+        return (batch[self.target_key] != self.ignore_index).sum()  # a tensor: no device sync
 
     def evaluate(self, model, batches):
         out = super().evaluate(model, batches)

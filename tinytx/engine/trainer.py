@@ -191,17 +191,18 @@ class Trainer:
 
     # --- the loop -----------------------------------------------------------------------------------------------
 
-    def _train_step(self) -> tuple[torch.Tensor, int]:
+    def _train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
         micro = [
             self.train_data.get(self.step * cfg.grad_accum + i, self.dist.rank, self.dist.world)
             for i in range(cfg.grad_accum)
         ]
         micro = [{k: v.to(self.device, non_blocking=True) for k, v in b.items()} for b in micro]
-        counts = [self.task.num_targets(b) for b in micro]
+        # counts stay on the device (no sync per step); a task may return an int or a 0-d tensor
+        counts = [torch.as_tensor(self.task.num_targets(b), device=self.device, dtype=torch.float32) for b in micro]
         # weight each micro-batch by its share of all targets in the global batch: accumulation and DDP then
         # give the same gradient as one big batch (DDP averages over ranks, hence the world factor)
-        total = self.dist.all_reduce_sum(float(sum(counts)), self.device)
+        total = self.dist.all_reduce_sum(torch.stack(counts).sum()).clamp(min=1.0)
         loss_sum = torch.zeros((), device=self.device)
         for i, (batch, n) in enumerate(zip(micro, counts)):
             sync = i == len(micro) - 1
@@ -209,7 +210,7 @@ class Trainer:
             with ctx:
                 with self.autocast():
                     loss, _ = self.task.loss(self.model, batch)
-                scaled = loss * (n * self.dist.world / max(total, 1.0))
+                scaled = loss * (n * self.dist.world / total)
                 if sync:
                     pen = penalty(self.raw_model, cfg.l1, cfg.l2)
                     if pen is not None:
@@ -226,7 +227,7 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return loss_sum, sum(counts)
+        return loss_sum, torch.stack(counts).sum()
 
     @torch.no_grad()
     def evaluate(self, data: Batches | None = None, max_batches: int | None = None) -> dict[str, float]:
@@ -276,7 +277,8 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_start(self)
         self.raw_model.train()
-        window_loss, window_targets, t0 = torch.zeros((), device=self.device), 0, time.perf_counter()
+        window_loss, window_targets = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
+        t0 = time.perf_counter()
         try:
             while self.step < self.max_steps and self._stop_reason is None:
                 lr = lr_at(self.step, cfg, self.max_steps)
@@ -293,12 +295,14 @@ class Trainer:
                 do_ckpt = cfg.checkpoint_interval is not None and self.step % cfg.checkpoint_interval == 0
                 if self.step % cfg.log_interval == 0 or last or do_eval or do_ckpt:
                     # one device sync per log interval, not per step
-                    mean = float(window_loss) / max(window_targets, 1)
+                    n_window = float(window_targets)
+                    mean = float(window_loss) / max(n_window, 1.0)
                     self._check_finite(mean)
                     dt = time.perf_counter() - t0
-                    logs.update(loss=mean, targets_per_s=window_targets * self.dist.world / max(dt, 1e-9))
+                    logs.update(loss=mean, targets_per_s=n_window * self.dist.world / max(dt, 1e-9))
                     self.history.append({"step": self.step, **logs})
-                    window_loss, window_targets, t0 = torch.zeros((), device=self.device), 0, time.perf_counter()
+                    window_loss.zero_(), window_targets.zero_()
+                    t0 = time.perf_counter()
                 if do_eval:
                     self.last_eval = self.evaluate(max_batches=cfg.eval_batches)
                     self._check_finite(float(self.last_eval.get("loss", 0.0)))
