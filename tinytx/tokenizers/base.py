@@ -49,10 +49,14 @@ class Tokenizer:
         return [self.decode(ids, skip_special) for ids in batch]
 
     def encode_padded(
-        self, texts: Sequence[str], max_length: int | None = None, add_bos: bool = False, add_eos: bool = False
+        self, texts: Sequence[str], max_length: int | None = None, pad_to: int | None = None,
+        add_bos: bool = False, add_eos: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Encode, truncate to max_length and pad with [PAD]: (ids (B, L) int64, attention mask (B, L) bool)."""
-        return pad_batch(self.encode_batch(texts, add_bos, add_eos), max_length)
+        """Encode a batch for a model: (ids (B, L) int64, attention mask (B, L) bool, True = real token).
+
+        Rows are cut to max_length (an [EOS] added by add_eos is cut too if the row is longer), then padded
+        with [PAD] (id 0) to the longest row, or to exactly `pad_to` columns."""
+        return pad_batch(self.encode_batch(texts, add_bos, add_eos), max_length=max_length, pad_to=pad_to)
 
     # --- vocabulary -------------------------------------------------------------------------------------------
     @property
@@ -89,14 +93,19 @@ class Tokenizer:
         return f"{type(self).__name__}(vocab_size={self.vocab_size})"
 
 
-def pad_batch(batch: Sequence[Sequence[int]], max_length: int | None = None, pad_id: int = PAD_ID) -> tuple[np.ndarray, np.ndarray]:
-    """Right-pad id lists to one length (the longest, capped at max_length): (ids int64, mask bool)."""
-    lengths = [min(len(x), max_length) if max_length else len(x) for x in batch]
-    width = max(lengths, default=0)
+def pad_batch(
+    batch: Sequence[Sequence[int]], max_length: int | None = None, pad_to: int | None = None, pad_id: int = PAD_ID,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad id lists into one array: (ids (B, L) int64, mask (B, L) bool, True = real token).
+
+    max_length truncates each row; L is the longest (truncated) row, or exactly `pad_to` when given."""
+    cap = min(x for x in (max_length, pad_to) if x is not None) if (max_length or pad_to) else None
+    lengths = np.array([len(x) if cap is None else min(len(x), cap) for x in batch], dtype=np.int64)
+    width = pad_to if pad_to is not None else int(lengths.max(initial=0))
     ids = np.full((len(batch), width), pad_id, dtype=np.int64)
     for row, (x, n) in enumerate(zip(batch, lengths)):
         ids[row, :n] = x[:n]
-    mask = np.arange(width)[None, :] < np.asarray(lengths)[:, None]
+    mask = np.arange(width)[None, :] < lengths[:, None]
     return ids, mask
 
 

@@ -4,17 +4,23 @@ Lossless set-up: identity normalisation, no removal of extra whitespace, no dumm
 fallback (any character outside the learned pieces, "\\n" included, becomes its UTF-8 bytes). Pass
 `normalize=True` for sentencepiece's NFKC normalisation instead (then decode(encode(s)) may differ from s).
 The model proto is stored base64-encoded inside the one JSON file.
+
+sentencepiece writes spaces as "▁" and so decodes a real "▁" as a space. To keep that character too we swap it
+for the Unicode noncharacter U+FDD0 (reserved for internal use, never in real text) before encoding and back after
+decoding: the only text that does not round-trip is text that contains U+FDD0 itself.
 """
 from __future__ import annotations
 
 import base64
 import io
+import re
 
 import sentencepiece as spm
 
 from ..errors import TinytxError
 from .base import SPECIAL_TOKENS, Tokenizer, iter_texts
 
+META, ESCAPE = "\u2581", "\ufdd0"
 MAX_SENTENCE = 4192  # sentencepiece skips longer training lines; we cut them instead
 
 
@@ -32,7 +38,7 @@ class UnigramTokenizer(Tokenizer):
     def train(cls, texts, vocab_size=None, min_frequency=1, normalize=False, model_type="unigram", **options):
         def lines():
             for text in iter_texts(texts):
-                for line in text.splitlines():
+                for line in _escape(text).splitlines():
                     for i in range(0, len(line), MAX_SENTENCE):
                         yield line[i : i + MAX_SENTENCE]
 
@@ -52,7 +58,7 @@ class UnigramTokenizer(Tokenizer):
                 model_type=model_type, character_coverage=0.9995, byte_fallback=True,
                 normalization_rule_name="nmt_nfkc" if normalize else "identity",
                 remove_extra_whitespaces=normalize, add_dummy_prefix=normalize,
-                allow_whitespace_only_pieces=True, split_digits=False,
+                allow_whitespace_only_pieces=True, split_digits=False, hard_vocab_limit=False,
                 pad_id=0, unk_id=1, bos_id=2, eos_id=3, pad_piece="[PAD]", unk_piece="[UNK]",
                 bos_piece="[BOS]", eos_piece="[EOS]", control_symbols=["[MASK]"],
                 input_sentence_size=options.get("input_sentence_size", 2_000_000), shuffle_input_sentence=True,
@@ -60,21 +66,28 @@ class UnigramTokenizer(Tokenizer):
             )
         except RuntimeError as e:
             msg = str(e).strip().splitlines()[-1]
+            need = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", msg)
+            if need:
+                raise TinytxError(
+                    f"vocab size {need.group(1)} is smaller than the alphabet: this text needs at least "
+                    f"{need.group(2)} (256 byte pieces + special tokens + its characters)"
+                ) from None
             raise TinytxError(f"sentencepiece could not train: {msg}") from None
         return cls(out.getvalue(), normalize)
 
     def _encode(self, text):
-        return self.sp.encode(text)
+        return self.sp.encode(_escape(text))
 
     def encode_batch(self, texts, add_bos=False, add_eos=False):
-        return self.sp.encode(list(texts), add_bos=add_bos, add_eos=add_eos, num_threads=0)
+        texts = [_escape(t) for t in texts]
+        return self.sp.encode(texts, add_bos=add_bos, add_eos=add_eos, num_threads=0)  # 0 = all cores
 
     def encode(self, text, add_bos=False, add_eos=False):
-        return self.sp.encode(text, add_bos=add_bos, add_eos=add_eos)
+        return self.sp.encode(_escape(text), add_bos=add_bos, add_eos=add_eos)
 
     def decode(self, ids, skip_special=True):
-        ids = list(ids)
-        if not skip_special:
+        ids = [int(i) for i in ids]
+        if not skip_special and any(i < len(SPECIAL_TOKENS) for i in ids):
             # sentencepiece never prints control pieces; spell them out ourselves
             n = len(SPECIAL_TOKENS)
             parts, run = [], []
@@ -85,8 +98,13 @@ class UnigramTokenizer(Tokenizer):
                     run = []
                 else:
                     run.append(i)
-            return "".join(parts) + self.sp.decode(run)
-        return self.sp.decode(ids)
+            return _unescape("".join(parts) + self.sp.decode(run))
+        return _unescape(self.sp.decode(ids))
+
+    def decode_batch(self, batch, skip_special=True):
+        if skip_special:
+            return [_unescape(s) for s in self.sp.decode([[int(i) for i in ids] for ids in batch], num_threads=0)]
+        return [self.decode(ids, skip_special) for ids in batch]
 
     @property
     def vocab_size(self):
@@ -106,3 +124,11 @@ class UnigramTokenizer(Tokenizer):
     @classmethod
     def from_dict(cls, d):
         return cls(base64.b64decode(d["model_proto"]), d.get("normalize", False))
+
+
+def _escape(text: str) -> str:
+    return text.replace(META, ESCAPE) if META in text else text
+
+
+def _unescape(text: str) -> str:
+    return text.replace(ESCAPE, META) if ESCAPE in text else text
