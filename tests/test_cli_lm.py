@@ -169,3 +169,19 @@ def test_demo_tiny(tmp_path, corpus, capsys):
                  "--no-progress", "--max-new-tokens", "20", "--prompt", "All:", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "val loss" in out and "All:" in out
+
+
+def test_bpe_tokenizer_and_saved_tokenizer_path(corpus, tmp_path, capsys):
+    run = tmp_path / "bpe"
+    assert main(["train", "lm", "--data", str(corpus), "--out", str(run), "--tokenizer", "bpe", "--vocab-size", "300",
+                 "--max-steps", "10", *TINY]) == 0
+    tok = json.loads((run / "tokenizer.json").read_text())
+    assert tok  # saved into the run
+    capsys.readouterr()
+    assert main(["generate", str(run), "--prompt", "Speak, ", "--max-new-tokens", "8", "--seed", "0", "--stream"]) == 0
+    assert capsys.readouterr().out.startswith("Speak, ")
+    # a saved tokenizer.json can be reused for a new run
+    run2 = tmp_path / "reuse"
+    assert main(["train", "lm", "--data", str(corpus), "--out", str(run2), "--tokenizer", str(run / "tokenizer.json"),
+                 "--max-steps", "5", *TINY]) == 0
+    assert (run2 / "tokenizer.json").read_text() == (run / "tokenizer.json").read_text()

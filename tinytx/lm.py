@@ -214,10 +214,9 @@ def evaluate_lm(run_dir: str | Path, data: str | Path | None = None, batch_size:
         raise TinytxError(f"{run_dir}: not a language-model run")
     block = getattr(run.model, "context_size", None) or run.extra.get("block_size", 128)
     if data is None:
-        import numpy as np
+        from .data.encode import load_tokens
 
-        ids = np.fromfile(Path(run_dir) / run.extra["val_bin"], dtype=_bin_dtype(run.model.config.vocab_size))
-        ids = torch.from_numpy(ids.astype("int64"))
+        ids = torch.from_numpy(load_tokens(Path(run_dir) / run.extra["val_bin"]).astype("int64"))
     else:
         text = _check_text_file(data).read_text(encoding="utf-8", errors="replace")
         ids = torch.tensor(run.tokenizer.encode(text), dtype=torch.long)
@@ -237,12 +236,6 @@ def evaluate_lm(run_dir: str | Path, data: str | Path | None = None, batch_size:
                for i in range(0, len(x), batch_size))
     m = task.evaluate(run.model, batches)
     return {"val_loss": m["loss"], "val_perplexity": math.exp(m["loss"]), "tokens": int(y.numel())}
-
-
-def _bin_dtype(vocab_size: int):
-    import numpy as np
-
-    return np.uint16 if vocab_size < 2**16 else np.uint32
 
 
 # --- the demo ----------------------------------------------------------------------------------------------
