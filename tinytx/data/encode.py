@@ -31,7 +31,14 @@ def tokenizer_hash(tokenizer: Tokenizer) -> str:
 
 
 def read_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
-    """UTF-8 text of `path` in pieces of about chunk_bytes, each ending at a line end (or the file's end)."""
+    """UTF-8 text of `path` in pieces of about chunk_bytes, each ending at a line end (or the file's end; a single
+    line longer than chunk_bytes is cut at a character boundary)."""
+    for text, _ in read_sized_chunks(path, chunk_bytes):
+        yield text
+
+
+def read_sized_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[str, int]]:
+    """read_chunks, with each piece's size in bytes (for the progress bar)."""
     path = Path(path)
     if not path.is_file():
         raise TinytxError(f"{path}: file not found")
@@ -44,20 +51,30 @@ def read_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -> Iter
             data = rest + block
             if not block:
                 if data:
-                    check_text_bytes(data, path, offset)
-                    yield data.decode("utf-8")
+                    yield _decode(data, path, offset), len(data)
                 return
             cut = data.rfind(b"\n") + 1
-            if cut == 0:  # one very long line: cut at a UTF-8 character boundary instead
+            if cut == 0:  # one very long line: cut before the first byte of the last (maybe partial) character
                 cut = len(data)
-                while cut > 0 and (data[cut - 1] & 0xC0) == 0x80:
+                while cut > 0 and (data[cut - 1] & 0xC0) == 0x80:  # step back over continuation bytes
                     cut -= 1
-                cut = cut - 1 if cut and data[cut - 1] >= 0xC0 else cut
+                if cut and data[cut - 1] >= 0xC0:  # ... and over the lead byte
+                    cut -= 1
                 cut = cut or len(data)
             piece, rest = data[:cut], data[cut:]
-            check_text_bytes(piece, path, offset)
+            yield _decode(piece, path, offset), len(piece)
             offset += len(piece)
-            yield piece.decode("utf-8")
+
+
+def _decode(data: bytes, path: Path, offset: int) -> str:
+    if offset == 0:
+        check_text_bytes(data[:8000], path)  # binary files are refused up front
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TinytxError(
+            f"{path}: not UTF-8 text (invalid byte at offset {offset + e.start}); convert it to UTF-8 first"
+        ) from None
 
 
 def encode_chunk(tokenizer: Tokenizer, text: str, piece_bytes: int = 1 << 16) -> np.ndarray:
@@ -100,12 +117,12 @@ def encode_file(
 
         bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc=f"encode {Path(src).name}")
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        for text in read_chunks(src, chunk_bytes):
+        for text, nbytes in read_sized_chunks(src, chunk_bytes):
             ids = encode_chunk(tokenizer, text)
             ids.astype(dtype).tofile(f)
             count += len(ids)
             if bar is not None:
-                bar.update(len(text.encode("utf-8")))
+                bar.update(nbytes)
         f.flush()
     if bar is not None:
         bar.close()
