@@ -44,16 +44,15 @@ class MLP(nn.Module):
         if any(h < 1 for h in config.hidden_sizes):
             raise ValueError(f"hidden sizes must be >= 1, got {config.hidden_sizes}")
         self.config = config
-        layers: list[nn.Module] = []
-        width = config.in_features
-        for h in config.hidden_sizes:
-            layers += [nn.Linear(width, h), ACTIVATIONS[config.activation]()]
-            if config.dropout:
-                layers.append(nn.Dropout(config.dropout))
-            width = h
-        layers.append(nn.Linear(width, config.out_features))
-        self.net = nn.Sequential(*layers)
+        widths = [config.in_features, *config.hidden_sizes]
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.act = ACTIVATIONS[config.activation]()
+        # one Dropout module (no weights), so the parameter names do not depend on the dropout rate
+        self.drop = nn.Dropout(config.dropout)
+        self.out = nn.Linear(widths[-1], config.out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.net(x)
+        for layer in self.hidden:
+            x = self.drop(self.act(layer(x)))
+        out = self.out(x)
         return out.squeeze(-1) if out.size(-1) == 1 else out
