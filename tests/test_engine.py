@@ -1,0 +1,183 @@
+"""The Trainer's knobs behave: LR schedules, momentum, gradient accumulation, early stopping, L2, NaN."""
+import json
+import math
+
+import pytest
+import torch
+
+from tinytx.engine import Callback, Regression, TrainConfig, Trainer
+from tinytx.engine.optim import lr_at
+from tinytx.errors import TinytxError, TrainingDiverged
+from tinytx.models import build
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread is faster, and much faster on a busy machine
+    yield
+    torch.set_num_threads(n)
+
+
+def cfg(**kw):
+    return TrainConfig(**{"optimizer": "sgd", "lr": 0.1, "progress": False, "device": "cpu", **kw})
+
+
+def line(n=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, generator=g) * 4 - 2
+    return {"x": x, "y": 3 * x[:, 0] + 2}
+
+
+def linear(seed=0, zero=False):
+    torch.manual_seed(seed)
+    return build("linear", {"in_features": 1, "zero_init": zero})
+
+
+# --- learning-rate schedules: a pure function of the step ------------------------------------------------
+
+def test_lr_schedules_values():
+    at = lambda step, **kw: lr_at(step, TrainConfig(lr=1.0, **kw), max_steps=100)
+    assert [at(s) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
+    assert [at(s, schedule="step", decay_rate=0.5, decay_steps=10) for s in (0, 9, 10, 25)] == [1, 1, 0.5, 0.25]
+    assert at(10, schedule="exponential", decay_rate=0.5, decay_steps=10) == pytest.approx(0.5)
+    assert at(5, schedule="exponential", decay_rate=0.5, decay_steps=10) == pytest.approx(math.sqrt(0.5))
+    assert at(12, schedule="invsqrt", decay_steps=4) == pytest.approx(0.5)
+    cos = dict(schedule="cosine", min_lr=0.1)
+    assert at(0, **cos) == pytest.approx(1.0)
+    assert at(50, **cos) == pytest.approx(0.55)
+    assert at(100, **cos) == pytest.approx(0.1)
+    # warmup: linear from lr/w up to lr, then the schedule starts from its beginning
+    assert [at(s, warmup_steps=4, schedule="step", decay_steps=10) for s in (0, 1, 3, 4, 14)] == [0.25, 0.5, 1, 1, 0.5]
+
+
+def test_trainer_uses_the_scheduled_lr_every_step():
+    c = cfg(batch_size=8, max_steps=12, log_interval=1, schedule="step", decay_rate=0.1, decay_steps=5, warmup_steps=2)
+    trainer = Trainer(linear(), Regression(), line(), None, c)
+    trainer.fit()
+    assert [h["lr"] for h in trainer.history] == pytest.approx([lr_at(s, c, 12) for s in range(12)])
+
+
+# --- momentum --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_update_matches_the_formula(nesterov):
+    """v <- mu v + g ; w <- w - lr v   (Nesterov: w <- w - lr (g + mu v))."""
+    data, mu, lr = line(16), 0.9, 0.05
+    model = linear()
+    w = {k: v.detach().clone() for k, v in model.named_parameters()}
+    Trainer(model, Regression(), data, None, cfg(batch_size="full", max_steps=3, lr=lr, momentum=mu,
+                                                    nesterov=nesterov)).fit()
+    v = {k: torch.zeros_like(p) for k, p in w.items()}
+    for _ in range(3):
+        params = {k: p.clone().requires_grad_() for k, p in w.items()}
+        pred = data["x"] @ params["linear.weight"].T + params["linear.bias"]
+        torch.nn.functional.mse_loss(pred[:, 0], data["y"]).backward()
+        for k in w:
+            g = params[k].grad
+            v[k] = mu * v[k] + g
+            w[k] = w[k] - lr * ((g + mu * v[k]) if nesterov else v[k])
+    for k, p in model.named_parameters():
+        assert torch.allclose(p.detach(), w[k], atol=1e-6)
+
+
+def test_momentum_converges_faster_on_an_ill_conditioned_problem():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 2, generator=g) * torch.tensor([1.0, 0.1])  # one steep and one flat direction
+    data = {"x": x, "y": x @ torch.tensor([1.0, 5.0])}
+
+    def final_loss(momentum):
+        torch.manual_seed(0)
+        model = build("linear", {"in_features": 2})
+        t = Trainer(model, Regression(), data, None, cfg(batch_size="full", max_steps=100, lr=0.5, momentum=momentum))
+        t.fit()
+        return t.evaluate(t.train_data)["loss"]
+
+    assert final_loss(0.9) < 0.1 * final_loss(0.0)
+
+
+# --- gradient accumulation = a bigger batch --------------------------------------------------------------
+
+def test_gradient_accumulation_equals_a_bigger_batch():
+    data = {"x": torch.randn(64, 3), "y": torch.randint(0, 3, (64,))}
+    from tinytx.engine import Classification
+
+    def train(batch_size, accum):
+        torch.manual_seed(0)
+        model = build("mlp", {"in_features": 3, "out_features": 3, "hidden_sizes": [8]})
+        Trainer(model, Classification(3), data, None,
+                cfg(batch_size=batch_size, grad_accum=accum, max_steps=6, optimizer="adam", lr=0.01)).fit()
+        return model.state_dict()
+
+    big, accumulated = train(16, 1), train(4, 4)
+    for k in big:
+        assert torch.allclose(big[k], accumulated[k], atol=1e-6), k
+
+
+# --- early stopping restores the best weights --------------------------------------------------------------
+
+class Snapshots(Callback):
+    def __init__(self):
+        self.weights = {}
+
+    def on_eval_end(self, trainer, metrics):
+        self.weights[trainer.step] = {k: v.clone() for k, v in trainer.raw_model.state_dict().items()}
+
+
+@pytest.mark.parametrize("patience", [3, None], ids=["stopped-early", "ran-to-the-end"])
+def test_early_stopping_ends_on_the_best_weights(patience, tmp_path):
+    # train on y = 3x + 2 from w = 0, validate on y = 2: validation only gets worse after the first steps
+    train, val = line(), dict(line(16, seed=1))
+    val["y"] = torch.full_like(val["y"], 2.0)
+    snaps = Snapshots()
+    model = linear(zero=True)
+    trainer = Trainer(model, Regression(), train, val, cfg(batch_size="full", max_steps=20, eval_interval=1,
+                                                           early_stopping_patience=patience), out_dir=tmp_path,
+                      callbacks=[snaps])
+    result = trainer.fit()
+    best = result["best_step"]
+    assert 0 < best < 10
+    assert result["step"] == (best + patience if patience else 20)
+    assert (result["stopped"] is not None) == (patience is not None)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, snaps.weights[best][k])
+    assert (tmp_path / "best.safetensors").exists()
+
+
+def test_l2_gives_the_ridge_solution():
+    """loss = mean((wx + b - y)^2) + l2/2 w^2  is minimised by  w = cov(x, y) / (var(x) + l2/2)."""
+    data, l2 = line(), 1.0
+    torch.manual_seed(0)
+    model = build("linear", {"in_features": 1})
+    Trainer(model, Regression(), data, None, cfg(batch_size="full", max_steps=300, l2=l2)).fit()
+    x, y = data["x"][:, 0].double(), data["y"].double()
+    cov, var = ((x - x.mean()) * (y - y.mean())).mean(), x.var(unbiased=False)
+    assert model.weight.item() == pytest.approx(float(cov / (var + l2 / 2)), abs=1e-4)
+    assert model.weight.item() < 0.8 * 3.0
+
+
+# --- divergence ----------------------------------------------------------------------------------------------
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    model = linear()
+    trainer = Trainer(model, Regression(), line(), None,
+                      cfg(batch_size=1, max_steps=500, lr=50.0, log_interval=1, checkpoint_interval=2),
+                      out_dir=tmp_path)
+    with pytest.raises(TrainingDiverged, match="loss became .* at step .* lower learning rate"):
+        trainer.fit()
+    state = torch.load(tmp_path / "trainer_state.pt", weights_only=True)
+    assert 0 < state["step"] < trainer.step
+    from tinytx.engine.checkpoint import load_weights
+
+    again = linear()
+    load_weights(again, tmp_path / "model.safetensors")
+    assert all(torch.isfinite(p).all() for p in again.parameters())
+    logged = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(r["train_loss"]) for r in logged)
+
+
+def test_bad_training_options_are_one_line_errors():
+    for bad in (dict(lr=0), dict(lr=-1), dict(batch_size=0), dict(batch_size="half"), dict(momentum=1.0),
+                dict(optimizer="lbfgs"), dict(schedule="linear"), dict(nesterov=True)):
+        with pytest.raises(TinytxError, match="invalid training option"):
+            TrainConfig(**bad)
