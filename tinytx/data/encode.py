@@ -19,7 +19,7 @@ from ..errors import TinytxError
 from ..io import atomic_path, write_json
 from ..tokenizers.base import Tokenizer, check_text_bytes
 
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20  # memory per chunk is a small multiple of this (ids, Python lists in the libraries)
 
 
 def token_dtype(vocab_size: int) -> np.dtype:

@@ -141,6 +141,18 @@ def iter_texts(files_or_texts: str | os.PathLike | Iterable) -> Iterator[str]:
             yield item
 
 
+def iter_pieces(files_or_texts, size: int = 1 << 20) -> Iterator[str]:
+    """iter_texts, with long texts cut after a line end every ~size characters (the Rust trainers work on
+    many pieces in parallel, but on one huge string with one core)."""
+    for text in iter_texts(files_or_texts):
+        start = 0
+        while start < len(text):
+            end = text.find("\n", start + size)
+            end = len(text) if end < 0 else end + 1
+            yield text[start:end]
+            start = end
+
+
 def _is_path(s: str) -> bool:
     return "\n" not in s and len(s) < 4096 and os.path.exists(s)
 

@@ -61,6 +61,15 @@ class CharTokenizer(Tokenizer):
             )
         return ids.astype(np.int64)
 
+    def encode_batch(self, texts, add_bos=False, add_eos=False):
+        if add_bos or add_eos:
+            return super().encode_batch(texts, add_bos, add_eos)
+        # one vectorised pass over all texts joined, then cut back into rows
+        texts = list(texts)
+        ends = np.cumsum([len(t) for t in texts]).tolist()
+        flat = self.encode_array("".join(texts)).tolist()
+        return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends)]
+
     def _encode(self, text):
         return self.encode_array(text).tolist()
 

@@ -82,7 +82,9 @@ class WordTokenizer(Tokenizer):
         return ids[ids != DROP] if self.stop_words else ids
 
     def _encode(self, text):
-        return self.encode_array(text).tolist()
+        if self.stop_words:
+            return self.encode_array(text).tolist()
+        return list(map(self._lookup.get, WORD_RE.findall(text.lower() if self.lowercase else text), repeat(UNK_ID)))
 
     def decode(self, ids, skip_special=True):
         ids = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
