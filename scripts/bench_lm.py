@@ -208,7 +208,7 @@ def plain_loop(train_ids, vocab, c):
     return model, time.perf_counter() - t0
 
 
-def tinytx_run(train_ids, vocab, c, workdir):
+def tinytx_run(train_ids, vocab, c, workdir, lr=None):
     """The same recipe through tinytx: GPT from the registry, the memmap window source, the one Trainer."""
     import numpy as np
 
@@ -216,11 +216,11 @@ def tinytx_run(train_ids, vocab, c, workdir):
 
     path = Path(workdir) / "train.bin"
     np.asarray(train_ids.numpy(), dtype=np.uint16).tofile(path)
-    data = LMWindows(path, block_size=c["block"], batch_size=c["batch"], seed=0)
+    data = LMWindows(np.memmap(path, dtype=np.uint16, mode="r"), block_size=c["block"], batch_size=c["batch"], seed=0)
     torch.manual_seed(0)
     model = build("gpt", {"vocab_size": vocab, "block_size": c["block"], "n_layer": c["n_layer"],
                           "n_head": c["n_head"], "n_embd": c["n_embd"], "dropout": 0.0, "bias": False})
-    config = TrainConfig(max_steps=c["iters"], batch_size=c["batch"], lr=c["lr"], schedule="cosine",
+    config = TrainConfig(max_steps=c["iters"], batch_size=c["batch"], lr=lr or c["lr"], schedule="cosine",
                          min_lr=c["min_lr"], warmup_steps=c["warmup"], weight_decay=c["wd"], betas=c["betas"],
                          grad_clip=c["clip"], progress=False, device="cpu", seed=0, log_interval=100)
     t0 = time.perf_counter()
@@ -238,13 +238,30 @@ def bench_shakespeare(args):
     print(f"## tinyshakespeare, nanoGPT CPU config: {c}\n")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, fn in [("plain PyTorch GPT + loop", lambda: plain_loop(train_ids, vocab, c)),
-                         ("tinytx (GPT + LMWindows + Trainer)", lambda: tinytx_run(train_ids, vocab, c, tmp))]:
+        runs = [("plain PyTorch GPT + loop", lambda: plain_loop(train_ids, vocab, c)),
+                ("tinytx (GPT + LMWindows memmap + Trainer)", lambda: tinytx_run(train_ids, vocab, c, tmp)),
+                ("tinytx, lr 2e-3 (cosine to 2e-4)", lambda: tinytx_run(train_ids, vocab, {**c, "min_lr": 2e-4}, tmp, lr=2e-3))]
+        for name, fn in runs:
             model, dt = fn()
             vl = val_loss(model, val_ids, c["block"])
             rows.append([name, c["iters"], f"{tokens / dt:,.0f}", f"{dt:.1f}", f"{vl:.4f}"])
             print(rows[-1], flush=True)
+        speed = interleaved_speed(train_ids, vocab, c, tmp)
     table(["implementation", "iters", "train tokens/s", "train time (s)", "val loss (2,000 windows)"], rows)
+    print("Throughput measured interleaved (rounds of 100 steps, plain and tinytx alternating, so machine drift "
+          "hits both alike):\n")
+    table(["implementation", "median tokens/s", "rounds (tokens/s)"],
+          [[k, f"**{sorted(v)[len(v) // 2]:,.0f}**", ", ".join(f"{x:,.0f}" for x in v)] for k, v in speed.items()])
+
+
+def interleaved_speed(train_ids, vocab, c, workdir, rounds=5, steps=100):
+    c = {**c, "iters": steps, "warmup": 10}
+    tokens = steps * c["batch"] * c["block"]
+    speed = {"plain PyTorch GPT + loop": [], "tinytx": []}
+    for _ in range(rounds):
+        speed["plain PyTorch GPT + loop"].append(tokens / plain_loop(train_ids, vocab, c)[1])
+        speed["tinytx"].append(tokens / tinytx_run(train_ids, vocab, c, workdir)[1])
+    return speed
 
 
 # --- KV cache: generation speed --------------------------------------------------------------------------

@@ -248,7 +248,7 @@ def repo_data(rel: str) -> Path:
     return path
 
 
-DEMO = dict(model="gpt", block_size=64, n_layer=4, n_head=4, n_embd=128, batch_size=32, lr=2e-3, warmup=100,
+DEMO = dict(model="gpt", block_size=64, n_layer=4, n_head=4, n_embd=128, batch_size=16, lr=2e-3, warmup=100,
             weight_decay=0.1, dropout=0.0, eval_batches=20)
 
 
