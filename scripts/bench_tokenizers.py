@@ -6,7 +6,7 @@
 Corpus: the three ../shared/data/english/*.txt files concatenated (~14 MB). Encode speed is measured on the
 corpus as a list of lines (encode_batch: what a data pipeline does), and end to end as a streaming file encode
 (`tinytx.data.encode.encode_file`, text file -> .bin). Peak memory: `tinytx tokenize encode` on a 200 MB file
-(the corpus repeated, built in /tmp), in a child process, read with os.wait4. Results: docs/bench/tokenizers.md.
+(the corpus repeated, built in /tmp), measured with GNU time (/usr/bin/time -f %M). Results: docs/bench/tokenizers.md.
 """
 from __future__ import annotations
 
@@ -112,6 +112,18 @@ def speed(corpus: Path, repeat: int) -> None:
     table(["tokenizer", "vocab", "train s", "encode_batch(lines) MB/s", "encode_file MB/s"], rows)
 
 
+def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
+    """(peak RSS in MB, wall seconds) of a command, measured by GNU time (a child forked from this big process
+    would report this process's memory as its own)."""
+    t = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    secs = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr}")
+    return int(proc.stderr.strip().splitlines()[-1]) / 1024, secs
+
+
 def memory(corpus: Path, target_mb: int) -> None:
     """Peak RSS of `tinytx tokenize encode` on a big file, in a fresh child process."""
     work = Path(tempfile.gettempdir()) / "tinytx_bench"
@@ -123,19 +135,13 @@ def memory(corpus: Path, target_mb: int) -> None:
             for _ in range(int(target_mb * 1e6 // len(data)) + 1):
                 f.write(data)
     size_mb = big.stat().st_size / 1e6
-    rows = []
-    for kind, vocab in (("char", None), ("bpe", 8192), ("unigram", 8000)):
+    rows = [["(baseline: `tinytx --help`, imports only)", "-", "-", "-", f"{peak_rss_mb([sys.executable, '-m', 'tinytx', '--help'])[0]:.0f}"]]
+    for kind, vocab in (("char", None), ("word", 30000), ("bpe", 8192), ("unigram", 8000)):
         tok_path = work / f"{kind}.json"
         train_tokenizer(kind, [str(corpus)], vocab_size=vocab).save(tok_path)
         cmd = [sys.executable, "-m", "tinytx", "tokenize", "encode", "--tokenizer", str(tok_path), str(big),
                "-o", str(work / "big.bin"), "--quiet"]
-        t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env={**os.environ, "TQDM_DISABLE": "1"})
-        _, status, usage = os.wait4(proc.pid, 0)
-        secs = time.perf_counter() - t
-        if status != 0:
-            raise SystemExit(f"encode failed: {' '.join(cmd)}")
-        rss_mb = usage.ru_maxrss / 1024  # Linux: kilobytes
+        rss_mb, secs = peak_rss_mb(cmd)
         rows.append([kind, f"{size_mb:.0f}", f"{secs:.1f}", f"{size_mb / secs:.1f}", f"{rss_mb:.0f}"])
         print(f"  memory {kind}: done", file=sys.stderr, flush=True)
     (work / "big.bin").unlink(missing_ok=True)
