@@ -287,10 +287,13 @@ def _train_config(opts: TabularOptions, n_train: int) -> TrainConfig:
         early_stopping_patience=opts.patience, checkpoint_interval=opts.checkpoint_interval,
         device=opts.device, seed=opts.seed, progress=opts.progress, log_interval=1,
     )
-    # about 200 log lines per run: enough for a smooth loss curve and a descent path, no more
+    # about 200 log lines per run (a smooth loss curve and descent path) and, by default, an evaluation (with
+    # a checkpoint) every epoch but at most ~50 per run: on a tiny table the checkpoints would cost more than the steps
     bs = n_train if cfg.batch_size == "full" else cfg.batch_size
+    per_epoch = max(1, math.ceil(n_train / bs) // cfg.grad_accum)
     steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * math.ceil(n_train / bs) / cfg.grad_accum))
-    return cfg.replace(log_interval=opts.log_interval or max(1, steps // 200))
+    eval_interval = opts.eval_interval or max(per_epoch, steps // 50)
+    return cfg.replace(log_interval=opts.log_interval or max(1, steps // 200), eval_interval=eval_interval)
 
 
 def prepare(opts: TabularOptions) -> Prepared:

@@ -66,7 +66,7 @@ def register(cli) -> None:
     g.add_argument("--max-steps", type=int, default=None, help="optimizer steps (wins over --epochs)")
     g.add_argument("--val-split", type=float, default=0.2, help="fraction of rows held out (0 = none)")
     g.add_argument("--patience", type=int, default=None, help="early stopping: evaluations without improvement")
-    g.add_argument("--eval-interval", type=int, default=None, help="steps between evaluations (default: an epoch)")
+    g.add_argument("--eval-interval", type=int, default=None, help="steps between evaluations, each with a checkpoint (default: an epoch, at most ~50 per run)")
     g.add_argument("--log-interval", type=int, default=None)
     g.add_argument("--checkpoint-interval", type=int, default=None, help="steps between checkpoints")
     g.add_argument("--restarts", type=int, default=1, help="random restart: train from N seeds, keep the best")
