@@ -61,8 +61,11 @@ def train(args: argparse.Namespace) -> None:
 
 def encode(args: argparse.Namespace) -> None:
     from ..data.encode import encode_file, split_tokens
+    from ..errors import TinytxError
     from ..tokenizers import load_tokenizer
 
+    if args.val_fraction is not None and not 0 < args.val_fraction < 1:
+        raise TinytxError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
     tok = load_tokenizer(args.tokenizer)
     meta = encode_file(tok, args.file, args.out, progress=not args.quiet)
     print(f"{meta['count']:,} tokens ({meta['dtype']}) -> {args.out}")

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import TinytxError
 from ..io import atomic_path, write_json
-from ..tokenizers.base import Tokenizer, check_text_bytes
+from ..tokenizers.base import Tokenizer
 
 CHUNK_BYTES = 1 << 20  # memory per chunk is a small multiple of this (ids, Python lists in the libraries)
 
@@ -46,6 +46,9 @@ def read_sized_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -
         raise TinytxError(f"{path}: the file is empty")
     offset, rest = 0, b""
     with open(path, "rb") as f:
+        if b"\x00" in f.read(8000):  # git's test for binary files, as tokenizers.base does
+            raise TinytxError(f"{path}: looks like a binary file (contains NUL bytes), not text")
+        f.seek(0)
         while True:
             block = f.read(chunk_bytes)
             data = rest + block
@@ -67,8 +70,6 @@ def read_sized_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -
 
 
 def _decode(data: bytes, path: Path, offset: int) -> str:
-    if offset == 0:
-        check_text_bytes(data[:8000], path)  # binary files are refused up front
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -177,6 +177,8 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     if not isinstance(d, dict):
         raise TinytxError(f"{path}: not a tokenizer JSON file")
     kind = d.get("kind") or ("bpe" if isinstance(d.get("model"), dict) and d["model"].get("type") == "BPE" else None)
+    if kind is None:
+        raise TinytxError(f"{path}: not a tokenizer file (no \"kind\" field and not a `tokenizers` BPE file)")
     if kind not in kinds:
         raise TinytxError(f"{path}: unknown tokenizer kind {kind!r}; expected one of {', '.join(kinds)}")
     try:
