@@ -20,9 +20,17 @@ KINDS = {"char": CharTokenizer, "word": WordTokenizer, "bpe": BPETokenizer, "uni
 
 
 def train_tokenizer(kind: str, texts, vocab_size: int | None = None, min_frequency: int = 1, **options) -> Tokenizer:
-    """Train a tokenizer of `kind` on files (paths) or an iterable of strings."""
+    """Train a tokenizer of `kind` ("char", "word", "bpe", "unigram") on files (paths) or an iterable of strings.
+
+    min_frequency: rarer characters/words/pairs are left out (bpe: at least 2; unigram: ignored, sentencepiece
+    decides). options: word: lowercase, stop_words; unigram: normalize; char: unknown ("unk" | "error").
+    special_tokens: accepted for symmetry with other libraries, but must be the fixed five (ids 0..4)."""
     if kind not in KINDS:
         raise TinytxError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(KINDS)}")
+    special = options.pop("special_tokens", None)
+    if special is not None and list(special) != list(SPECIAL_TOKENS):
+        raise TinytxError(f"tinytx tokenizers have fixed special tokens {', '.join(SPECIAL_TOKENS)} (ids 0..4); "
+                          f"got {list(special)}")
     if vocab_size is not None and vocab_size < 1:
         raise TinytxError(f"vocab size must be positive, got {vocab_size}")
     if kind == "bpe":
