@@ -183,3 +183,28 @@ def test_load_errors(tmp_path):
 def test_unknown_kind():
     with pytest.raises(TinytxError, match="unknown tokenizer kind"):
         train_tokenizer("wordpiece", ["x"])
+
+
+def test_docs_examples_run(tmp_path, monkeypatch, capsys):
+    """docs/tokenizers.md: every ```python block runs, and every `tinytx ...` command line succeeds."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from tinytx.cli import main
+
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "tokenizers.md").read_text(encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "tinyshakespeare").mkdir(parents=True)
+    shakespeare = (root / "data" / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:200_000]
+    (tmp_path / "data" / "tinyshakespeare" / "input.txt").write_text(shakespeare, encoding="utf-8")
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```", doc, re.S | re.M)
+    for lang, body in blocks:
+        if lang == "python":
+            exec(compile(body, "docs/tokenizers.md", "exec"), {})
+    commands = [line for lang, body in blocks if lang == "" for line in body.splitlines() if line.startswith("tinytx ")]
+    assert commands
+    for line in commands:
+        assert main(shlex.split(line)[1:] + (["--quiet"] if " encode " in line else [])) == 0, line
+    assert Path("shakespeare.txt").read_text(encoding="utf-8") == shakespeare
