@@ -1,0 +1,140 @@
+"""Sequence classifiers on token ids: a (bi-)GRU, a transformer encoder, and the BERT-style masked LM that
+pretrains that encoder.
+
+Inputs are padded (B, L) ids with a mask (True = real token, the transformer's convention); padding never
+reaches the prediction: the GRU packs the sequences (pack_padded_sequence), the encoder masks attention and
+pools only real positions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from .registry import register
+from .transformer.encoder import TransformerEncoder
+
+CLS_ID = 2  # the [BOS] token doubles as [CLS]: the encoder models put it in front of every text
+
+
+@dataclass
+class GRUClassifierConfig:
+    vocab_size: int
+    num_classes: int
+    n_embd: int = 64
+    hidden_size: int = 64
+    n_layer: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.0
+
+
+@register("gru_classifier")
+class GRUClassifier(nn.Module):
+    """Embedding -> (bi)GRU over the real tokens only -> last hidden state(s) -> linear."""
+
+    config_class = GRUClassifierConfig
+
+    def __init__(self, config: GRUClassifierConfig):
+        super().__init__()
+        self.config = c = config
+        self.emb = nn.Embedding(c.vocab_size, c.n_embd, padding_idx=0)
+        self.gru = nn.GRU(c.n_embd, c.hidden_size, c.n_layer, batch_first=True, bidirectional=c.bidirectional,
+                          dropout=c.dropout if c.n_layer > 1 else 0.0)
+        self.drop = nn.Dropout(c.dropout)
+        self.head = nn.Linear(c.hidden_size * (2 if c.bidirectional else 1), c.num_classes)
+
+    def forward(self, ids, mask=None):
+        if mask is None:
+            mask = ids != 0
+        lengths = mask.sum(1).clamp(min=1).cpu()  # an empty text still runs one (padding) step
+        packed = pack_padded_sequence(self.drop(self.emb(ids)), lengths, batch_first=True, enforce_sorted=False)
+        _, h = self.gru(packed)  # h (layers * directions, B, H): the state after each row's last REAL token
+        h = torch.cat([h[-2], h[-1]], dim=-1) if self.config.bidirectional else h[-1]
+        return self.head(self.drop(h))
+
+
+@dataclass
+class EncoderConfig:
+    """Shape of the from-scratch transformer encoder (shared by the classifier and the masked LM)."""
+
+    vocab_size: int
+    d_model: int = 128
+    n_head: int = 4
+    n_layer: int = 2
+    d_ff: int = 512
+    max_len: int = 257  # max tokens + the [CLS] in front
+    dropout: float = 0.1
+    positions: str = "learned"
+
+
+def _encoder(c) -> TransformerEncoder:
+    return TransformerEncoder(c.vocab_size, c.d_model, c.n_head, c.n_layer, c.d_ff, c.max_len, c.dropout, c.positions)
+
+
+def with_cls(ids, mask):
+    """Put [CLS] in front of every row (cut to fit is the caller's job)."""
+    cls = torch.full_like(ids[:, :1], CLS_ID)
+    return torch.cat([cls, ids], 1), torch.cat([torch.ones_like(mask[:, :1]), mask], 1)
+
+
+@dataclass
+class TransformerClassifierConfig(EncoderConfig):
+    num_classes: int = 2
+    pooling: str = "cls"  # cls | mean
+
+    def __post_init__(self):
+        if self.pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be cls or mean, got {self.pooling!r}")
+
+
+@register("transformer_classifier")
+class TransformerClassifier(nn.Module):
+    """[CLS] + ids -> encoder -> the [CLS] state (or the mean of real tokens) -> linear head."""
+
+    config_class = TransformerClassifierConfig
+
+    def __init__(self, config: TransformerClassifierConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = _encoder(config)
+        self.drop = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.d_model, config.num_classes)
+
+    def forward(self, ids, mask=None):
+        if mask is None:
+            mask = ids != 0
+        ids, mask = with_cls(ids[:, : self.config.max_len - 1], mask[:, : self.config.max_len - 1])
+        h = self.encoder(ids, mask)  # (B, T, d)
+        if self.config.pooling == "cls":
+            pooled = h[:, 0]
+        else:
+            m = mask.unsqueeze(-1).to(h.dtype)
+            pooled = (h * m).sum(1) / m.sum(1)
+        return self.head(self.drop(pooled))
+
+    def freeze_body(self) -> None:
+        """Train only the head (transfer learning with a frozen pretrained encoder)."""
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+
+
+@register("masked_lm")
+class MaskedLanguageModel(nn.Module):
+    """BERT-style pretraining model: encoder -> (dense, GELU, LayerNorm) -> vocabulary logits (tied to the
+    token embedding). Rows start with [CLS] (the data adds it) so positions match the classifier's."""
+
+    config_class = EncoderConfig
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = _encoder(config)
+        self.transform = nn.Sequential(nn.Linear(config.d_model, config.d_model), nn.GELU(), nn.LayerNorm(config.d_model))
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, input_ids):
+        """input_ids (B, T) with [PAD]=0 (not attended to) -> logits (B, T, vocab)."""
+        h = self.transform(self.encoder(input_ids))
+        return h @ self.encoder.tok_emb.weight.t() + self.bias
