@@ -1,0 +1,85 @@
+"""Text classification on SpamAssassin (ham/spam): every classifier family, test accuracy, macro-F1, time, params.
+
+    flock /tmp/tinytx-heavy.lock python scripts/bench_classify.py            # all rows (~15 min on 2 CPU cores)
+    python scripts/bench_classify.py --only bow-tfidf,embedding             # some rows
+
+Prints a markdown table. "train s" is the wall time of train_classify (reading the CSV, featurizing / tokenizing,
+the Trainer's epochs with their validation passes and checkpoints); "fit s" is the Trainer alone. Sequence
+models see at most --max-len tokens per text.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+from tinytx.classify import ClassifyOptions, MLMOptions, evaluate_classify, train_classify, train_mlm  # noqa: E402
+
+
+def rows(max_len: int):
+    """(name, notes, ClassifyOptions overrides); "mlm" rows pretrain first."""
+    seq = dict(max_len=max_len, vocab_size=20_000, min_freq=2)
+    tr = dict(d_model=64, n_head=4, n_layer=2, d_ff=128, dropout=0.1, pooling="mean", **seq)
+    return [
+        ("bow-binary", "binary presence, 1-2 grams, softmax regression", dict(model="bow", features="binary", ngrams=2, vocab_size=50_000)),
+        ("bow-count", "counts, 1-2 grams, softmax regression", dict(model="bow", features="count", ngrams=2, vocab_size=50_000)),
+        ("bow-tfidf", "TF-IDF, 1-2 grams, softmax regression", dict(model="bow", features="tfidf", ngrams=2, vocab_size=50_000)),
+        ("bow-tfidf-mlp", "TF-IDF, 1-2 grams, MLP 64 hidden", dict(model="bow", features="tfidf", ngrams=2, vocab_size=50_000, hidden=64)),
+        ("embedding", "fastText-style mean of 64-d embeddings + 200k hashed bigrams", dict(model="embedding", n_embd=64, bigram_buckets=200_000, dropout=0.0, **seq)),
+        ("gru", f"bi-GRU 64, packed, max {max_len} tokens", dict(model="gru", n_embd=64, hidden_size=64, epochs=4, **seq)),
+        ("transformer", f"encoder 2x64, mean pooling, from scratch, max {max_len} tokens", dict(model="transformer", epochs=6, lr=1e-3, **tr)),
+        ("transformer-mlm", "same encoder, MLM-pretrained on train texts, fine-tuned", dict(model="transformer", epochs=6, lr=1e-3, init_from="MLM", **tr)),
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--train", default=str(ROOT / "data/spamassassin/train.csv.gz"))
+    ap.add_argument("--test", default=str(ROOT / "data/spamassassin/test.csv.gz"))
+    ap.add_argument("--max-len", type=int, default=256)
+    ap.add_argument("--mlm-steps", type=int, default=600)
+    ap.add_argument("--only", default="", help="comma-separated row names")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_classify_"))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; train {args.train}, test {args.test}\n")
+    print("| model | what | test accuracy | test macro-F1 | train s | fit s | params |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    mlm_run = None
+    for name, notes, over in rows(args.max_len):
+        if only and name not in only:
+            continue
+        extra_s = 0.0
+        if over.get("init_from") == "MLM":
+            if mlm_run is None:
+                mlm_run = tmp / "mlm"
+                t0 = time.perf_counter()
+                r = train_mlm(MLMOptions(data=args.train, out=str(mlm_run), max_len=args.max_len, d_model=64, n_head=4,
+                                         n_layer=2, d_ff=128, max_steps=args.mlm_steps, batch_size=32, lr=1e-3,
+                                         progress=False))
+                extra_s = time.perf_counter() - t0
+                notes += f" (MLM: {args.mlm_steps} steps, {extra_s:.0f} s, val loss {r['val'].get('loss', float('nan')):.2f})"
+            over = dict(over, init_from=str(mlm_run))
+        out = tmp / name
+        t0 = time.perf_counter()
+        result = train_classify(ClassifyOptions(data=args.train, out=str(out), progress=False, **over))
+        wall = time.perf_counter() - t0
+        m = evaluate_classify(out, args.test, device="cpu")
+        print(f"| {name} | {notes} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {wall:.1f} | {result['seconds']:.1f} | "
+              f"{result['params']:,} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The CLI round trip: train classify -> eval (table and --json) -> predict; errors are one line, exit 2."""
+import json
+from pathlib import Path
+
+from tinytx.cli import main
+
+FIX = Path(__file__).parent / "fixtures" / "classify"
+
+
+def test_train_eval_predict_round_trip(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    assert main(["train", "classify", "--model", "bow", "--features", "tfidf", "--ngrams", "2", "--data",
+                 str(FIX / "train.csv"), "--out", run, "--epochs", "15", "--val-fraction", "0.2", "--no-progress",
+                 "--device", "cpu"]) == 0
+    assert "trained bow classifier" in capsys.readouterr().out
+    assert main(["eval", run, "--data", str(FIX / "test.csv"), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "true \\ predicted" in out and "accuracy" in out
+    assert main(["eval", run, "--data", str(FIX / "test.csv"), "--json", "--device", "cpu"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["accuracy"] >= 0.9 and "macro_f1" in m
+    assert json.loads((tmp_path / "run" / "confusion_matrix.json").read_text())["labels"] == ["cooking", "sports", "tech"]
+    assert main(["predict", run, "bake the onion soup", "the kernel code has a bug"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [l.split("\t")[0] for l in lines] == ["cooking", "tech"]
+    assert 0 < float(lines[0].split("\t")[1]) <= 1
+
+
+def test_errors_are_one_line_exit_2(tmp_path, capsys):
+    assert main(["train", "classify", "--data", str(FIX / "train.csv"), "--label-col", "nope", "--out",
+                 str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tinytx: error:") and len(err.strip().splitlines()) == 1
+    assert main(["predict", str(tmp_path / "missing"), "hello"]) == 2
+    assert main(["similar", str(tmp_path / "missing"), "hello"]) == 2
+    assert "tinytx: error:" in capsys.readouterr().err
