@@ -8,6 +8,7 @@ import tinytx
 from tinytx.classify import ClassifyOptions, MLMOptions, evaluate_classify, predict, train_classify, train_mlm
 from tinytx.engine import checkpoint as ckpt
 from tinytx.errors import TinytxError
+from tinytx.io import read_json
 
 FIX = Path(__file__).parent / "fixtures" / "classify"
 TRAIN, TEST = str(FIX / "train.csv"), str(FIX / "test.csv")
@@ -19,6 +20,15 @@ def opts(out, **kw):
     return ClassifyOptions(**{**base, **kw})
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny recurrent steps run fastest on one thread (on a loaded 2-core box, two threads made them ~45x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("model,kw", [
     ("bow", dict(features="binary", epochs=15)),
     ("bow", dict(features="tfidf", ngrams=2, hidden=16, epochs=15)),
@@ -26,15 +36,14 @@ def opts(out, **kw):
     ("gru", dict(n_embd=16, hidden_size=16, epochs=10, lr=1e-2)),
     ("transformer", dict(pooling="mean", epochs=10, lr=5e-3, **TINY_TRANSFORMER)),
 ])
-def test_each_classifier_learns_the_fixture(tmp_path, model, kw):
+def test_each_classifier_learns_the_fixture(tmp_path, model, kw, one_thread):
     result = train_classify(opts(tmp_path / "run", model=model, **kw))
     m = evaluate_classify(tmp_path / "run", TEST, device="cpu")
     assert m["accuracy"] >= 0.9, (model, kw, m["accuracy"])
     assert result["params"] > 0 and set(m["precision"]) == {"cooking", "sports", "tech"}
     # eval wrote the confusion matrix for `tinytx plot RUN --confusion`
-    cm = tinytx.io.read_json(tmp_path / "run" / "confusion_matrix.json") if hasattr(tinytx, "io") else None
-    if cm is not None:
-        assert cm["labels"] == ["cooking", "sports", "tech"] and sum(map(sum, cm["matrix"])) == 60
+    cm = read_json(tmp_path / "run" / "confusion_matrix.json")
+    assert cm["labels"] == ["cooking", "sports", "tech"] and sum(map(sum, cm["matrix"])) == 60
     # the run rebuilds its inputs exactly: predictions agree with the evaluation
     run = tinytx.load_run(tmp_path / "run")
     (label, p), = run.predict(["the coach saw the referee and the goal"])
