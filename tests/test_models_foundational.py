@@ -156,3 +156,15 @@ def test_bad_model_configs_are_refused():
         build("mlp", {"in_features": 2, "activation": "swishy"})
     with pytest.raises(ValueError, match="2 classes"):
         build("softmax", {"in_features": 2, "num_classes": 1})
+
+
+def test_the_guide_runs():
+    """docs/guide.md's Python blocks, run top to bottom as one script (docs that run never rot)."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 12
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "docs/guide.md", "exec"), namespace)
