@@ -35,7 +35,7 @@ def rows(max_len: int):
         ("bow-count", "counts, 1-2 grams, softmax regression", dict(model="bow", features="count", ngrams=2, vocab_size=50_000)),
         ("bow-tfidf", "TF-IDF, 1-2 grams, softmax regression", dict(model="bow", features="tfidf", ngrams=2, vocab_size=50_000)),
         ("bow-tfidf-mlp", "TF-IDF, 1-2 grams, MLP 64 hidden", dict(model="bow", features="tfidf", ngrams=2, vocab_size=50_000, hidden=64)),
-        ("embedding", "fastText-style mean of 64-d embeddings + 200k hashed bigrams", dict(model="embedding", n_embd=64, bigram_buckets=200_000, dropout=0.0, **seq)),
+        ("embedding", "fastText-style mean of 64-d embeddings + 50k hashed bigram buckets", dict(model="embedding", n_embd=64, bigram_buckets=50_000, dropout=0.0, **seq)),
         ("gru", f"bi-GRU 64, packed, max {max_len} tokens", dict(model="gru", n_embd=64, hidden_size=64, epochs=4, **seq)),
         ("transformer", f"encoder 2x64, mean pooling, from scratch, max {max_len} tokens", dict(model="transformer", epochs=6, lr=1e-3, **tr)),
         ("transformer-mlm", "same encoder, MLM-pretrained on train texts, fine-tuned", dict(model="transformer", epochs=6, lr=1e-3, init_from="MLM", **tr)),
@@ -49,7 +49,8 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=256)
     ap.add_argument("--mlm-steps", type=int, default=600)
     ap.add_argument("--only", default="", help="comma-separated row names")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on the shared 2-core box, 2 threads made small GRU steps ~45x slower under load)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     only = {s.strip() for s in args.only.split(",") if s.strip()}

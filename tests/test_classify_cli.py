@@ -34,3 +34,28 @@ def test_errors_are_one_line_exit_2(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "missing"), "hello"]) == 2
     assert main(["similar", str(tmp_path / "missing"), "hello"]) == 2
     assert "tinytx: error:" in capsys.readouterr().err
+
+
+def test_word2vec_mlm_and_transfer_commands(tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(l.split(",")[0] for l in (FIX / "train.csv").read_text().splitlines()[1:]) + "\n")
+    w2v = str(tmp_path / "w2v")
+    assert main(["train", "word2vec", "--data", str(corpus), "--out", w2v, "--n-embd", "8", "--min-count", "1",
+                 "--max-steps", "5", "--batch-size", "64", "--no-progress", "--device", "cpu"]) == 0
+    assert "trained word2vec (skipgram" in capsys.readouterr().out
+    assert main(["similar", w2v, "goal", "-k", "3"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    assert main(["analogy", w2v, "oven", "bake", "code", "-k", "2"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert main(["similar", w2v, "zeppelin"]) == 2
+    assert "not in the vocabulary" in capsys.readouterr().err
+
+    mlm = str(tmp_path / "mlm")
+    assert main(["train", "mlm", "--data", str(corpus), "--out", mlm, "--min-freq", "1", "--d-model", "16",
+                 "--n-head", "2", "--n-layer", "1", "--d-ff", "32", "--max-len", "16", "--max-steps", "4",
+                 "--warmup", "1", "--no-progress", "--device", "cpu"]) == 0
+    ft = str(tmp_path / "ft")
+    assert main(["train", "classify", "--model", "transformer", "--init-from", mlm, "--freeze", "body", "--data",
+                 str(FIX / "train.csv"), "--out", ft, "--max-steps", "3", "--no-progress", "--device", "cpu"]) == 0
+    assert main(["predict", ft, "a text"]) == 0
+    assert main(["eval", mlm, "--data", str(corpus)]) == 2  # a masked-LM run is not a classifier
