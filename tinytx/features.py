@@ -62,7 +62,7 @@ class BowFeaturizer:
         """The n-grams of one text, in order (bigrams are two words joined by a space)."""
         words = self._splitter.split(text)
         if self.ngrams == 2:
-            return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+            return words + list(map(" ".join, zip(words, words[1:])))
         return words
 
     def fit(self, texts: Sequence[str]) -> "BowFeaturizer":
@@ -98,7 +98,8 @@ class BowFeaturizer:
     def _weights(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
         if not self.vocab:
             raise TinytxError("the featurizer is not fitted")
-        counts = Counter(i for i in map(self._index.get, terms) if i)
+        counts = Counter(map(self._index.get, terms))
+        counts.pop(None, None)  # n-grams outside the vocabulary
         ids = np.array(sorted(counts), dtype=np.int64)
         if self.mode == "binary":
             w = np.ones(len(ids), dtype=np.float32)
