@@ -482,3 +482,25 @@ def train_mlm(opts: MLMOptions, callbacks=()) -> dict[str, Any]:
     result["seconds"] = time.perf_counter() - t0
     result["params"] = sum(p.numel() for p in model.parameters())
     return result
+
+
+@torch.no_grad()
+def evaluate_mlm(run_dir, data: str, text_col: str = "text", batch_size: int = 32, device: str = "auto") -> dict:
+    """Masked-LM loss / perplexity on a text file (or csv column), with the same seeded 15% masking every time."""
+    from .data.sources import load_texts
+    from .engine.trainer import pick_device
+    from .models.text_classifiers import CLS_ID
+    from .run import load_run
+
+    dev = pick_device(device)
+    run = load_run(run_dir, device=str(dev))
+    if run.task != "mlm":
+        raise TinytxError(f"{run_dir}: not a masked-LM run (task {run.task!r})")
+    max_len = run.extra.get("max_len", 256)
+    rows = [[CLS_ID] + ids[:max_len] for ids in run.tokenizer.encode_batch(load_texts(data, by="line", column=text_col))]
+    rows = [r for r in rows if len(r) > 1]
+    if not rows:
+        raise TinytxError(f"{data}: no text to evaluate")
+    source = MLMBatches(rows, run.tokenizer.vocab_size, batch_size, False, 0, run.extra.get("mask_prob", 0.15))
+    m = MaskedLM().evaluate(run.model, ({k: v.to(dev) for k, v in b.items()} for b in source.iter_eval()))
+    return {"loss": m["loss"], "perplexity": m["perplexity"], "texts": len(rows)}

@@ -122,6 +122,7 @@ def register(cli) -> None:
     p.set_defaults(func=analogy_command)
 
     cli.evaluators["classify"] = evaluate_command
+    cli.evaluators["mlm"] = evaluate_mlm_command
 
 
 def _recipe(p, epochs: bool) -> None:
@@ -215,3 +216,11 @@ def evaluate_command(args, config) -> dict:
         out[f"precision[{name}]"] = m["precision"][name]
         out[f"recall[{name}]"] = m["recall"][name]
     return out
+
+
+def evaluate_mlm_command(args, config) -> dict:
+    from ..classify import evaluate_mlm
+
+    if not args.data:
+        raise TinytxError("--data is required to evaluate a masked-LM run (a text file, one example per line)")
+    return evaluate_mlm(args.run, args.data, batch_size=args.batch_size, device=args.device)
