@@ -185,3 +185,8 @@ def test_bpe_tokenizer_and_saved_tokenizer_path(corpus, tmp_path, capsys):
     assert main(["train", "lm", "--data", str(corpus), "--out", str(run2), "--tokenizer", str(run / "tokenizer.json"),
                  "--max-steps", "5", *TINY]) == 0
     assert (run2 / "tokenizer.json").read_text() == (run / "tokenizer.json").read_text()
+
+
+def test_generate_without_prompt_starts_from_a_newline(gpt_run, capsys):
+    assert main(["generate", str(gpt_run), "--max-new-tokens", "12", "--seed", "0"]) == 0
+    assert len(capsys.readouterr().out) >= 12
