@@ -212,7 +212,7 @@ def evaluate_lm(run_dir: str | Path, data: str | Path | None = None, batch_size:
     run = load_run(run_dir, device=device)
     if run.task != "lm":
         raise TinytxError(f"{run_dir}: not a language-model run")
-    block = getattr(run.model, "context_size", None) or run.extra.get("block_size", 128)
+    block = run.extra.get("block_size") or getattr(run.model, "context_size", None) or 128
     if data is None:
         from .data.encode import load_tokens
 
