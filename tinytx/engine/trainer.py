@@ -202,21 +202,26 @@ class Trainer:
         counts = [torch.as_tensor(self.task.num_targets(b), device=self.device, dtype=torch.float32) for b in micro]
         # weight each micro-batch by its share of all targets in the global batch: accumulation and DDP then
         # give the same gradient as one big batch (DDP averages over ranks, hence the world factor)
-        total = self.dist.all_reduce_sum(torch.stack(counts).sum()).clamp(min=1.0)
-        loss_sum = torch.zeros((), device=self.device)
-        for i, (batch, n) in enumerate(zip(micro, counts)):
+        if len(micro) == 1 and not self.dist.enabled:
+            weights = [None]  # one micro-batch, one process: its weight is exactly 1 (saves ~10 tiny ops a step)
+        else:
+            total = self.dist.all_reduce_sum(torch.stack(counts).sum()).clamp(min=1.0)
+            weights = [n * self.dist.world / total for n in counts]
+        loss_sum = None
+        for i, (batch, n, weight) in enumerate(zip(micro, counts, weights)):
             sync = i == len(micro) - 1
             ctx = self.model.no_sync() if (self.dist.enabled and not sync) else nullcontext()
             with ctx:
                 with self.autocast():
                     loss, _ = self.task.loss(self.model, batch)
-                scaled = loss * (n * self.dist.world / total)
+                scaled = loss if weight is None else loss * weight
                 if sync:
                     pen = penalty(self.raw_model, cfg.l1, cfg.l2)
                     if pen is not None:
                         scaled = scaled + pen
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()
-            loss_sum += loss.detach() * n
+            part = loss.detach() * n
+            loss_sum = part if loss_sum is None else loss_sum + part
         if cfg.grad_clip:
             if self.scaler:
                 self.scaler.unscale_(self.optimizer)
@@ -227,7 +232,7 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return loss_sum, torch.stack(counts).sum()
+        return loss_sum, counts[0] if len(counts) == 1 else torch.stack(counts).sum()
 
     @torch.no_grad()
     def evaluate(self, data: Batches | None = None, max_batches: int | None = None) -> dict[str, float]:
