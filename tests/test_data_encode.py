@@ -94,3 +94,15 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert err.startswith("tinytx: error:") and err.count("\n") == 1
     assert not (tmp_path / "t.json").exists()
     assert main(["tokenize", "show", "--tokenizer", str(tmp_path / "none.json"), "x"]) == 2
+
+
+def test_token_file_checked_against_sidecar(corpus, tmp_path):
+    tok = train_tokenizer("char", [TEXT])
+    encode_file(tok, corpus, tmp_path / "ids.bin", progress=False)
+    with open(tmp_path / "ids.bin", "ab") as f:
+        f.write(b"\x00")
+    with pytest.raises(TinytxError, match="does not match its sidecar"):
+        load_tokens(tmp_path / "ids.bin")
+    (tmp_path / "ids.bin.json").write_text("{broken")
+    with pytest.raises(TinytxError, match="not valid JSON"):
+        load_tokens(tmp_path / "ids.bin")

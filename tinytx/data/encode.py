@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import TinytxError
-from ..io import atomic_path, write_json
+from ..io import atomic_path, read_json, write_json
 from ..tokenizers.base import Tokenizer
 
 CHUNK_BYTES = 1 << 20  # memory per chunk is a small multiple of this (ids, Python lists in the libraries)
@@ -141,7 +141,12 @@ def load_tokens(path: str | os.PathLike) -> np.memmap:
     side = sidecar_path(path)
     if not side.is_file():
         raise TinytxError(f"{path}: no sidecar {side.name} naming its dtype")
-    meta = json.loads(side.read_text())
+    meta = read_json(side)
+    if not isinstance(meta, dict) or "dtype" not in meta or "count" not in meta:
+        raise TinytxError(f"{side}: not a token-file sidecar (needs dtype and count)")
+    if path.stat().st_size != meta["count"] * np.dtype(meta["dtype"]).itemsize:
+        raise TinytxError(f"{path}: size does not match its sidecar ({meta['count']} {meta['dtype']} tokens); "
+                          "the file is truncated or was replaced")
     if meta["count"] == 0:
         return np.zeros(0, dtype=meta["dtype"])
     return np.memmap(path, dtype=meta["dtype"], mode="r", shape=(meta["count"],))
