@@ -334,3 +334,20 @@ def test_sigint_checkpoints_and_resume_is_bit_identical(tmp_path, uninterrupted,
     assert "step 600" in out
     weights = _weights(run)
     assert all(torch.equal(weights[k], uninterrupted[k]) for k in uninterrupted)
+
+
+def test_cli_doc_tabular_examples_run(cli, tmp_path, monkeypatch):
+    """docs/cli.md's `tinytx train tabular` / `eval` / `plot` examples run as written (runs/ -> a temp dir)."""
+    import shlex
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    text = (root / "docs" / "cli.md").read_text().replace("\\\n", " ")
+    commands = [line.split("#")[0].strip().lstrip("$ ").replace("runs/", f"{tmp_path}/")
+                for line in text.splitlines()
+                if line.lstrip("$ ").startswith(("tinytx train tabular --model", "tinytx eval runs/"))
+                and "data/tabular/" in line]
+    assert len(commands) >= 6
+    for command in commands:
+        rc, out, err = cli(*shlex.split(command)[1:], *(["--no-progress"] if " train " in command else []))
+        assert rc == 0, (command, err)
