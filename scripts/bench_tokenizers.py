@@ -76,7 +76,7 @@ def raw_unigram_train(lines: list[str], vocab_size: int) -> spm.SentencePiecePro
     return spm.SentencePieceProcessor(model_proto=out.getvalue())
 
 
-def speed(corpus: Path, repeat: int) -> None:
+def speed(corpus: Path, repeat: int) -> dict:
     text = corpus.read_text(encoding="utf-8")
     mb = len(text.encode("utf-8")) / 1e6
     lines = text.splitlines(keepends=True)
@@ -110,6 +110,7 @@ def speed(corpus: Path, repeat: int) -> None:
             rows.append(["plain Python dict per char", len(stoi), "-", f"{mb / naive_s:.1f}", "-"])
     print(f"Corpus: {corpus.name}, {mb:.1f} MB, {len(lines):,} lines; {os.cpu_count()} CPU cores; best of {repeat}.\n")
     table(["tokenizer", "vocab", "train s", "encode_batch(lines) MB/s", "encode_file MB/s"], rows)
+    return toks
 
 
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
@@ -124,7 +125,7 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
     return int(proc.stderr.strip().splitlines()[-1]) / 1024, secs
 
 
-def memory(corpus: Path, target_mb: int) -> None:
+def memory(corpus: Path, target_mb: int, toks: dict) -> None:
     """Peak RSS of `tinytx tokenize encode` on a big file, in a fresh child process."""
     work = Path(tempfile.gettempdir()) / "tinytx_bench"
     work.mkdir(exist_ok=True)
@@ -138,7 +139,7 @@ def memory(corpus: Path, target_mb: int) -> None:
     rows = [["(baseline: `tinytx --help`, imports only)", "-", "-", "-", f"{peak_rss_mb([sys.executable, '-m', 'tinytx', '--help'])[0]:.0f}"]]
     for kind, vocab in (("char", None), ("word", 30000), ("bpe", 8192), ("unigram", 8000)):
         tok_path = work / f"{kind}.json"
-        train_tokenizer(kind, [str(corpus)], vocab_size=vocab).save(tok_path)
+        (toks.get(kind) or train_tokenizer(kind, [str(corpus)], vocab_size=vocab)).save(tok_path)
         cmd = [sys.executable, "-m", "tinytx", "tokenize", "encode", "--tokenizer", str(tok_path), str(big),
                "-o", str(work / "big.bin"), "--quiet"]
         rss_mb, secs = peak_rss_mb(cmd)
@@ -167,9 +168,9 @@ def main():
         data = data[: int(args.corpus_mb * 1e6)]
         data = data[: data.rfind(b"\n") + 1]
     corpus.write_bytes(data)
-    speed(corpus, args.repeat)
+    toks = speed(corpus, args.repeat)
     if not args.skip_memory:
-        memory(corpus, args.big_mb)
+        memory(corpus, args.big_mb, toks)
 
 
 if __name__ == "__main__":
