@@ -241,14 +241,16 @@ def bench_shakespeare(args):
         runs = [("plain PyTorch GPT + loop", lambda: plain_loop(train_ids, vocab, c)),
                 ("tinytx (GPT + LMWindows memmap + Trainer)", lambda: tinytx_run(train_ids, vocab, c, tmp)),
                 ("tinytx, lr 2e-3 (cosine to 2e-4)", lambda: tinytx_run(train_ids, vocab, {**c, "min_lr": 2e-4}, tmp, lr=2e-3))]
-        for name, fn in runs:
+        for i, (name, fn) in enumerate(runs):
+            if args.runs and str(i) not in args.runs.split(","):
+                continue
             model, dt = fn()
             vl = val_loss(model, val_ids, c["block"])
             rows.append([name, c["iters"], f"{tokens / dt:,.0f}", f"{dt:.1f}", f"{vl:.4f}"])
             print(rows[-1], flush=True)
-        speed = interleaved_speed(train_ids, vocab, c, tmp)
+        speed = interleaved_speed(train_ids, vocab, c, tmp, args.rounds, args.round_steps)
     table(["implementation", "iters", "train tokens/s", "train time (s)", "val loss (2,000 windows)"], rows)
-    print("Throughput measured interleaved (rounds of 100 steps, plain and tinytx alternating, so machine drift "
+    print(f"Throughput measured interleaved (rounds of {args.round_steps} steps, plain and tinytx alternating, so machine drift "
           "hits both alike):\n")
     table(["implementation", "median tokens/s", "rounds (tokens/s)"],
           [[k, f"**{sorted(v)[len(v) // 2]:,.0f}**", ", ".join(f"{x:,.0f}" for x in v)] for k, v in speed.items()])
@@ -300,6 +302,9 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0, help="multiply training steps (quick checks)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--models", nargs="*")
+    ap.add_argument("--runs", help="shakespeare: which full runs, e.g. 0,1,2 (plain, tinytx, tinytx lr 2e-3)")
+    ap.add_argument("--rounds", type=int, default=5, help="shakespeare: interleaved throughput rounds")
+    ap.add_argument("--round-steps", type=int, default=100)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs\n")
