@@ -179,7 +179,8 @@ def test_plot_without_matplotlib_says_how_to_get_it(cli, tmp_path, monkeypatch):
 def _bad_tables(tmp):
     (tmp / "empty.csv").write_text("")
     (tmp / "header.csv").write_text("x,y\n")
-    (tmp / "ragged.csv").write_text("x,y\n1,2\n3\n")
+    (tmp / "ragged.csv").write_text("x,y\n1,2\n3\n")  # a missing cell
+    (tmp / "long.csv").write_text("x,y\n1,2\n3,4,5,6\n")  # a row longer than the header
     (tmp / "words.csv").write_text("x,y\n1,2\nthree,4\n")
     (tmp / "gap.csv").write_text("x,y\n1,2\n,4\n3,5\n")
     (tmp / "nan.csv").write_text("x,y\n1,2\nnan,4\n3,5\n")
@@ -189,10 +190,11 @@ BAD = [
     (["--data", "missing.csv", "--target", "y"], "no such file"),
     (["--data", "empty.csv", "--target", "y"], "empty"),
     (["--data", "header.csv", "--target", "y"], "no rows"),
-    (["--data", "ragged.csv", "--target", "y"], "line 3 has 1 fields"),
+    (["--data", "ragged.csv", "--target", "y"], "target column 'y' is not numeric (row 2 has an empty cell)"),
+    (["--data", "long.csv", "--target", "y"], "line 3 has 4 fields, the header has 2"),
     (["--data", "words.csv", "--target", "y"], "'x' is not numeric"),
     (["--data", "gap.csv", "--target", "y"], "empty cell"),
-    (["--data", "nan.csv", "--target", "y"], "non-finite"),
+    (["--data", "nan.csv", "--target", "y"], "is not numeric (row 2"),  # pandas reads "nan" as a missing value
     (["--data", LINE, "--target", "z"], "no column 'z'"),
     (["--data", LINE, "--target", "y", "--features", "w"], "no column 'w'"),
     (["--data", INSURANCE, "--target", "has_car"], "'insured' is not numeric"),

@@ -12,6 +12,7 @@ The CLI (`tinytx train tabular`, `tinytx eval`, `tinytx plot`) calls these funct
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -91,30 +92,41 @@ class TabularOptions:
 # --- reading and encoding the table -----------------------------------------------------------------------
 
 def read_table(path: str | os.PathLike) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a CSV file, with every problem reported as one line."""
-    path = Path(path)
-    if not path.is_file():
+    """Header and rows (cells as text) of a table file, read through the data layer (tinytx.data.sources:
+    csv / tsv / jsonl, optionally .gz); every problem is reported as one line."""
+    from .data.sources import load_table
+
+    if not Path(path).is_file():
         raise TinytxError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise TinytxError(f"{path}: the file is empty")
+    logging.disable(logging.ERROR)  # a parse error is our one-line message, not also a library log line
+    try:
+        columns = load_table(path)
+    except TinytxError as e:
+        raise TinytxError(_ragged_line(path) or str(e)) from None
+    finally:
+        logging.disable(logging.NOTSET)
+    header = list(columns)
+    n = len(next(iter(columns.values()), []))
+    if n == 0:
+        raise TinytxError(f"{path}: has a header but no rows")
+    cell = lambda v: "" if v is None else (repr(v) if isinstance(v, float) else str(v)).strip()
+    return header, [[cell(columns[h][i]) for h in header] for i in range(n)]
+
+
+def _ragged_line(path) -> str | None:
+    """For a plain CSV that failed to parse: name the first line whose field count differs from the header's."""
+    if Path(path).suffix.lower() != ".csv":
+        return None
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [r for r in csv.reader(f) if any(cell.strip() for cell in r)]
-    except UnicodeDecodeError:
-        raise TinytxError(f"{path}: not UTF-8 text; save the table as UTF-8 CSV") from None
-    except csv.Error as e:
-        raise TinytxError(f"{path}: not a readable CSV file ({e})") from None
-    if not rows:
-        raise TinytxError(f"{path}: the file is empty")
-    header = [h.strip() for h in rows[0]]
-    if len(rows) < 2:
-        raise TinytxError(f"{path}: has a header but no rows")
-    if len(set(header)) != len(header):
-        raise TinytxError(f"{path}: duplicate column names in the header")
-    for i, r in enumerate(rows[1:], start=2):
-        if len(r) != len(header):
-            raise TinytxError(f"{path}: line {i} has {len(r)} fields, the header has {len(header)}")
-    return header, [[c.strip() for c in r] for r in rows[1:]]
+            reader = csv.reader(f)
+            header = next(reader, [])
+            for i, row in enumerate(reader, start=2):
+                if row and len(row) != len(header):
+                    return f"{path}: line {i} has {len(row)} fields, the header has {len(header)}"
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    return None
 
 
 def _numbers(path, column: str, values: list[str], what: str = "feature") -> np.ndarray:
@@ -124,10 +136,9 @@ def _numbers(path, column: str, values: list[str], what: str = "feature") -> np.
             out[i] = float(v)
         except ValueError:
             shown = f"'{v}'" if v else "an empty cell"
-            raise TinytxError(
-                f"{path}: {what} column '{column}' is not numeric (row {i + 1} has {shown}); "
-                "tabular features must be numbers (drop the column with --features)"
-            ) from None
+            hint = ("tabular features must be numbers (choose columns with --features)" if what == "feature" else
+                    "a regression target must be numbers (to classify, use logistic, softmax or mlp)")
+            raise TinytxError(f"{path}: {what} column '{column}' is not numeric (row {i + 1} has {shown}); {hint}") from None
         if not math.isfinite(out[i]):
             raise TinytxError(f"{path}: {what} column '{column}' has a non-finite value at row {i + 1} ({v})")
     return out
