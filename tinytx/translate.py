@@ -20,7 +20,14 @@ import torch
 
 from .errors import TinytxError
 
-PAD_ID, BOS_ID, EOS_ID = 0, 2, 3
+PAD_ID, BOS_ID, EOS_ID, MASK_ID = 0, 2, 3, 4
+NEVER = [PAD_ID, BOS_ID, MASK_ID]  # never a target token, so never an output token
+
+
+def _next_logprobs(model, tokens, state):
+    logprobs, state = model.step(tokens, state)
+    logprobs[:, NEVER] = float("-inf")
+    return logprobs, state
 
 
 def _limits(src: torch.Tensor, model, max_len_a: float, max_len_b: int) -> torch.Tensor:
@@ -41,7 +48,7 @@ def greedy_decode(model, src: torch.Tensor, max_len_a: float = 1.5, max_len_b: i
     out = torch.zeros(b, int(limits.max()) + 1, dtype=torch.long, device=src.device)
     done = torch.zeros(b, dtype=torch.bool, device=src.device)
     for t in range(out.size(1)):
-        logprobs, state = model.step(tokens, state)
+        logprobs, state = _next_logprobs(model, tokens, state)
         nxt = logprobs.argmax(-1)
         nxt = torch.where(t >= limits, torch.full_like(nxt, EOS_ID), nxt)  # out of length: end here
         nxt = torch.where(done, torch.full_like(nxt, PAD_ID), nxt)
@@ -70,7 +77,7 @@ def beam_search(model, src: torch.Tensor, beam: int = 4, length_penalty: float =
     done = torch.zeros(b * k, dtype=torch.bool, device=dev)
     pad_only = eos_only = None
     for t in range(int(limits.max()) + 1):
-        logprobs, state = model.step(tokens, state)  # (B*K, V)
+        logprobs, state = _next_logprobs(model, tokens, state)  # (B*K, V)
         v = logprobs.size(-1)
         if pad_only is None:
             pad_only = torch.full_like(logprobs, float("-inf"))
