@@ -272,7 +272,8 @@ def bench_kvcache(args):
     """512 new tokens from a 16-token prompt with a GPT whose window holds them all (no sliding)."""
     print("## KV-cache generation, 512 new tokens, batch 1, greedy\n")
     rows = []
-    for shape in [dict(n_layer=4, n_head=4, n_embd=128), dict(n_layer=6, n_head=6, n_embd=384)]:
+    shapes = [dict(n_layer=4, n_head=4, n_embd=128), dict(n_layer=6, n_head=6, n_embd=384)]
+    for shape in shapes[: 1 if args.kv_small else None]:
         torch.manual_seed(0)
         model = build("gpt", {"vocab_size": 65, "block_size": 1024, **shape}).eval()
         prompt = torch.randint(0, 65, (1, 16))
@@ -303,6 +304,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--models", nargs="*")
     ap.add_argument("--runs", help="shakespeare: which full runs, e.g. 0,1,2 (plain, tinytx, tinytx lr 2e-3)")
+    ap.add_argument("--kv-small", action="store_true", help="kvcache: only the small model (a short run)")
     ap.add_argument("--rounds", type=int, default=5, help="shakespeare: interleaved throughput rounds")
     ap.add_argument("--round-steps", type=int, default=100)
     args = ap.parse_args()
