@@ -27,6 +27,7 @@ def transformer_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow  # ~10-15 s on 2 idle cores: 200 steps so the translations are right
 def test_train_translate_eval(transformer_run, tmp_path, capsys):
     run = tinytx.load_run(transformer_run)
     assert run.task == "seq2seq" and run.config["model"]["name"] == "transformer_seq2seq"
@@ -85,10 +86,15 @@ def test_empty_and_overlong_pairs_are_skipped_and_counted(tmp_path, capsys):
     assert "skipped 1 of 61 training pairs longer than --max-len 24" in out
 
 
-def test_bad_inputs(tmp_path, transformer_run, capsys):
-    assert main(["translate", str(transformer_run)]) == 2
+def test_bad_inputs(tmp_path, capsys):
+    run = tmp_path / "one-step"
+    assert main(["train", "seq2seq", "--src", data("train.de")[0], "--tgt", data("train.en")[0], "--out", str(run),
+                 "--shared-vocab", *TINY, "--max-steps", "1"]) == 0
+    assert main(["translate", str(run)]) == 2
     assert "give a sentence or --input" in capsys.readouterr().err
-    assert main(["eval", str(transformer_run), "--src", data("test.de")[0]]) == 2
+    assert main(["translate", str(run), "eins", "--beam", "0"]) == 2
+    assert "beam size" in capsys.readouterr().err
+    assert main(["eval", str(run), "--src", data("test.de")[0]]) == 2
     assert "--tgt" in capsys.readouterr().err
     assert main(["train", "seq2seq", "--src", data("train.de")[0], "--tgt", data("train.en")[0], "--out",
                  str(tmp_path / "r"), *TINY, "--batch-size", "lots", "--max-steps", "1"]) == 2

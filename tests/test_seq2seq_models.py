@@ -26,6 +26,7 @@ def reversal(n, seed):
     return out
 
 
+@pytest.mark.slow  # 5-7 s each on 2 idle cores
 @pytest.mark.parametrize("name,steps,lr", [("transformer_seq2seq", 250, 3e-3), ("gru_seq2seq", 150, 1e-2)])
 def test_learns_to_reverse(name, steps, lr):
     torch.manual_seed(0)
@@ -69,3 +70,17 @@ def test_shared_vocab_ties_all_embeddings():
     assert separate.encoder.tok_emb.weight is not separate.decoder.tok_emb.weight
     with pytest.raises(ValueError, match="one vocabulary"):
         build("transformer_seq2seq", dict(cfg, tgt_vocab_size=20))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_bf16_training_step_and_decoding_on_cuda(name):
+    torch.manual_seed(0)
+    model = build(name, TINY[name])
+    cfg = TrainConfig(max_steps=3, lr=1e-3, progress=False, device="cuda", dtype="bf16")
+    Trainer(model, Seq2Seq(pad_id=0), SequenceBatches(reversal(64, 0), collate_seq2seq, 16), None, cfg).fit()
+    model.eval()
+    src = collate_seq2seq(reversal(4, 1))["src"].cuda()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = greedy_decode(model, src)
+    assert len(out) == 4
