@@ -66,3 +66,15 @@ def test_output_length_is_capped(model):
 def test_bad_beam_size_is_a_clear_error(model):
     with pytest.raises(TinytxError, match="beam size"):
         beam_search(model, sources(), beam=0)
+
+
+def test_step_by_step_equals_teacher_forcing(model):
+    """Decoding one token at a time (with the cache) scores a target exactly as the training forward does."""
+    src = sources()
+    tgt_in = torch.tensor([[2, 5, 6, 7], [2, 9, 9, 10], [2, 11, 0, 0], [2, 12, 13, 0]])
+    full = model(src, tgt_in).float().log_softmax(-1)
+    state = model.start(src)
+    for t in range(tgt_in.size(1)):
+        logprobs, state = model.step(tgt_in[:, t], state)
+        real = tgt_in[:, t] != 0
+        torch.testing.assert_close(logprobs[real], full[real, t], atol=1e-4, rtol=1e-4)
