@@ -84,8 +84,11 @@ def encode_chunk(tokenizer: Tokenizer, text: str, piece_bytes: int = 1 << 16) ->
     if tokenizer.kind in ("bpe", "unigram"):
         # pieces of whole lines (~64 KB each) so the library encodes them in parallel with little per-call cost;
         # concatenated, their ids decode to the same text
-        pieces = split_lines(text, piece_bytes)
-        return np.fromiter(chain.from_iterable(tokenizer.encode_batch(pieces)), dtype=np.int64)
+        # one piece per core at a time: the libraries' per-token objects for a whole chunk would cost ~50 MB
+        pieces, group = split_lines(text, piece_bytes), os.cpu_count() or 1
+        parts = [np.fromiter(chain.from_iterable(tokenizer.encode_batch(pieces[i : i + group])), dtype=np.int64)
+                 for i in range(0, len(pieces), group)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     return np.asarray(tokenizer.encode(text), dtype=np.int64)
 
 
