@@ -66,7 +66,8 @@ class BPETokenizer(Tokenizer):
 
     def encode_batch(self, texts, add_bos=False, add_eos=False):
         # the Rust library encodes a batch on all cores; the _fast variant skips the offsets we never use
-        out = [e.ids for e in self.hf.encode_batch_fast(list(texts), add_special_tokens=False)]
+        encode = getattr(self.hf, "encode_batch_fast", self.hf.encode_batch)  # _fast: tokenizers >= 0.21
+        out = [e.ids for e in encode(list(texts), add_special_tokens=False)]
         if add_bos or add_eos:
             out = [([BOS_ID] if add_bos else []) + ids + ([EOS_ID] if add_eos else []) for ids in out]
         return out
