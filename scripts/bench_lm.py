@@ -1,4 +1,4 @@
-"""Language-model benchmarks; each section prints a markdown table (results go into docs/bench/lm.md).
+"""Language-model benchmarks; each section prints a markdown table (results go into docs/benchmarks.md).
 
     python scripts/bench_lm.py shakespeare   # nanoGPT's CPU config: tinytx vs a plain PyTorch GPT + loop
     python scripts/bench_lm.py names         # test loss of bigram, MLP, RNN, GRU, LSTM, GPT on names.txt

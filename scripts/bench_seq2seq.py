@@ -1,6 +1,6 @@
 """Multi30k German->English: train the transformer and the GRU+attention baseline for a fixed wall-clock budget,
 then score test_2016_flickr with beam search (corpus BLEU and chrF through sacrebleu). Prints a markdown table
-(results go into docs/bench/seq2seq.md). Not a test: nothing asserts.
+(results go into docs/benchmarks.md). Not a test: nothing asserts.
 
     flock /tmp/tinytx-heavy.lock python scripts/bench_seq2seq.py --minutes 10 --gru-minutes 4
     python scripts/bench_seq2seq.py --smoke            # a few steps each, to check the script runs

@@ -6,7 +6,7 @@
 Corpus: the three ../shared/data/english/*.txt files concatenated (~14 MB). Encode speed is measured on the
 corpus as a list of lines (encode_batch: what a data pipeline does), and end to end as a streaming file encode
 (`tinytx.data.encode.encode_file`, text file -> .bin). Peak memory: `tinytx tokenize encode` on a 200 MB file
-(the corpus repeated, built in /tmp), measured with GNU time (/usr/bin/time -f %M). Results: docs/bench/tokenizers.md.
+(the corpus repeated, built in /tmp), measured with GNU time (/usr/bin/time -f %M). Results: docs/benchmarks.md.
 """
 from __future__ import annotations
 
