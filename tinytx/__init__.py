@@ -1,8 +1,20 @@
-"""tinytx: a small, fast and honest NLP toolkit on PyTorch."""
+"""tinytx: a small, fast and honest NLP toolkit on PyTorch.
+
+Names are imported lazily, so `import tinytx.tokenizers` (which needs no torch) stays light.
+"""
 __version__ = "0.1.0"
 
-from .engine import Task, TrainConfig, Trainer  # noqa: E402
-from .errors import TinytxError  # noqa: E402
-from .run import Run, load_run  # noqa: E402
+_LAZY = {
+    "Task": "tinytx.engine", "TrainConfig": "tinytx.engine", "Trainer": "tinytx.engine",
+    "TinytxError": "tinytx.errors", "Run": "tinytx.run", "load_run": "tinytx.run",
+}
 
-__all__ = ["Run", "Task", "TinytxError", "TrainConfig", "Trainer", "load_run", "__version__"]
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tinytx' has no attribute {name!r}")
