@@ -148,7 +148,9 @@ class Trainer:
         if self.out_dir is None:
             raise TinytxError("resume needs a run directory")
         state = ckpt.load_trainer_state(self.out_dir)
-        ckpt.load_weights(self.raw_model, self.out_dir / ckpt.WEIGHTS)
+        # the weights of the resumable step live inside trainer_state.pt: one file, renamed in one go, so a kill
+        # can never pair the weights of one step with the optimizer state of another
+        self.raw_model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
@@ -169,6 +171,7 @@ class Trainer:
         ckpt.save_weights(self.raw_model, self.out_dir / ckpt.WEIGHTS)
         state = {
             "step": self.step,
+            "model": self.raw_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": ckpt.rng_state(),
             "callbacks": [cb.state_dict() for cb in self.callbacks],
@@ -318,10 +321,14 @@ class Trainer:
                         cb.on_eval_end(self, self.last_eval)
                 if do_ckpt or do_eval:
                     self.save_checkpoint()
+            # the resumable state holds the last weights, so a run stopped early (or by a time limit) and then
+            # resumed continues exactly; model.safetensors below gets the best weights restored by on_train_end
+            self.save_checkpoint()
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)
-        self.save_checkpoint()
+        if self.out_dir is not None and self.dist.is_main:
+            ckpt.save_weights(self.raw_model, self.out_dir / ckpt.WEIGHTS)
         self.dist.barrier()
         result = {"step": self.step, "stopped": self._stop_reason, "val": self.last_eval}
         if self.early_stopping is not None and self.early_stopping.best is not None:
