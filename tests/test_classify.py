@@ -20,13 +20,6 @@ def opts(out, **kw):
     return ClassifyOptions(**{**base, **kw})
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny recurrent steps run fastest on one thread (on a loaded 2-core box, two threads made them ~45x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("model,kw", [
@@ -36,7 +29,7 @@ def one_thread():
     ("gru", dict(n_embd=16, hidden_size=16, epochs=10, lr=1e-2)),
     ("transformer", dict(pooling="mean", epochs=10, lr=5e-3, **TINY_TRANSFORMER)),
 ])
-def test_each_classifier_learns_the_fixture(tmp_path, model, kw, one_thread):
+def test_each_classifier_learns_the_fixture(tmp_path, model, kw):
     result = train_classify(opts(tmp_path / "run", model=model, **kw))
     m = evaluate_classify(tmp_path / "run", TEST, device="cpu")
     assert m["accuracy"] >= 0.9, (model, kw, m["accuracy"])

@@ -17,12 +17,6 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "tabular"
 LINE, INSURANCE, BLOBS, SEPARABLE = (str(DATA / f) for f in ("line.csv", "insurance.csv", "blobs.csv", "separable.csv"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

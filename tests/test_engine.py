@@ -11,12 +11,6 @@ from tinytx.errors import TinytxError, TrainingDiverged
 from tinytx.models import build
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: one thread is faster, and much faster on a busy machine
-    yield
-    torch.set_num_threads(n)
 
 
 def cfg(**kw):

@@ -13,12 +13,6 @@ from tinytx.models import build
 N_STEPS = 30
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def data(seed):

@@ -11,13 +11,6 @@ from tinytx.tabular import TabularOptions, prepare
 DATA = Path(__file__).resolve().parents[1] / "data" / "tabular"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is faster (no OpenMP hand-offs), and much faster on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def fit(model, task, train, val=None, **cfg):

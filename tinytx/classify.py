@@ -223,7 +223,7 @@ def _transfer(model, opts: ClassifyOptions) -> None:
         if opts.freeze == "body":
             model.freeze_body()
     if opts.init_embeddings:
-        config = _load_run_config(opts.init_embeddings, "word2vec", "word2vec")
+        _load_run_config(opts.init_embeddings, "word2vec", "word2vec")  # checks it is a word2vec run
         w2v, _ = ckpt.load_model_from_run(opts.init_embeddings)
         vectors = w2v.vectors.detach()
         if vectors.size(1) != model.config.n_embd:
@@ -234,7 +234,6 @@ def _transfer(model, opts: ClassifyOptions) -> None:
             with torch.no_grad():
                 model.emb.weight.copy_(vectors)
             model.emb.weight.requires_grad_(not opts.freeze_embeddings)
-        del config
 
 
 def train_classify(opts: ClassifyOptions, callbacks=()) -> dict[str, Any]:

@@ -285,8 +285,6 @@ def demo(out: str = "runs/demo", minutes: float = 2.0, max_steps: int | None = N
 
 def _demo_steps(minutes: float, device: str) -> int:
     """Steps that fit in `minutes`: time a few steps of the demo model (through the Trainer) and extrapolate."""
-    from .engine.trainer import pick_device
-
     torch.manual_seed(0)
     cfg = {k: DEMO[k] for k in ("block_size", "n_layer", "n_head", "n_embd")}
     model = build("gpt", {"vocab_size": 65, **cfg})

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .flags import add_run_flags
+
 
 
 
@@ -39,16 +41,7 @@ def register(cli) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (cosine decay after warmup)")
     p.add_argument("--min-lr", type=float, default=None, help="cosine floor (default lr/10)")
     p.add_argument("--warmup", type=int, default=d.warmup, help="linear warmup steps")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--grad-clip", type=float, default=d.grad_clip)
-    p.add_argument("--eval-interval", type=int, default=d.eval_interval)
-    p.add_argument("--eval-batches", type=int, default=d.eval_batches)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=d.device)
-    p.add_argument("--dtype", default=d.dtype, choices=["fp32", "bf16", "fp16"])
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
-    p.add_argument("--no-progress", action="store_true")
+    add_run_flags(p, d)
     p.set_defaults(func=train_command)
 
     g = cli.top.add_parser("generate", help="generate text from a language-model run")
