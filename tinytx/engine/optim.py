@@ -16,11 +16,14 @@ def decayed(p: torch.Tensor) -> bool:
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if decayed(p)], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if not decayed(p)], "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]
+    if cfg.weight_decay:
+        groups = [
+            {"params": [p for p in params if decayed(p)], "weight_decay": cfg.weight_decay},
+            {"params": [p for p in params if not decayed(p)], "weight_decay": 0.0},
+        ]
+        groups = [g for g in groups if g["params"]]
+    else:  # one group: one fused/foreach update per step instead of two
+        groups = [{"params": params, "weight_decay": 0.0}]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     fused = {"fused": True} if device.type == "cuda" else {}  # one kernel for all params on GPU

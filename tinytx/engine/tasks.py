@@ -26,7 +26,9 @@ class Task:
     def forward(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         return model(**self.inputs(batch))
 
-    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def loss(self, model: nn.Module, batch: Batch, with_metrics: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Mean loss over the batch's targets, and metrics (skipped when with_metrics is False: training steps
+        do not need them, and on small models they cost as much as the loop itself)."""
         raise NotImplementedError
 
     def num_targets(self, batch: Batch) -> int:
@@ -53,10 +55,12 @@ class Regression(Task):
 
     name = "regression"
 
-    def loss(self, model, batch):
+    def loss(self, model, batch, with_metrics=True):
         pred, y = self.forward(model, batch), batch[self.target_key].to(torch.float32)
         pred = pred.reshape(y.shape).float()
         mse = F.mse_loss(pred, y)
+        if not with_metrics:
+            return mse, {}
         return mse, {"mse": mse.detach(), "mae": (pred - y).abs().mean().detach()}
 
 
@@ -65,11 +69,11 @@ class BinaryClassification(Task):
 
     name = "binary"
 
-    def loss(self, model, batch):
+    def loss(self, model, batch, with_metrics=True):
         logit, y = self.forward(model, batch), batch[self.target_key].float()
         logit = logit.reshape(y.shape).float()
         loss = F.binary_cross_entropy_with_logits(logit, y)
-        return loss, {"accuracy": ((logit > 0).float() == y).float().mean()}
+        return loss, ({"accuracy": ((logit > 0).float() == y).float().mean()} if with_metrics else {})
 
 
 class Perceptron(Task):
@@ -81,12 +85,14 @@ class Perceptron(Task):
 
     name = "perceptron"
 
-    def loss(self, model, batch):
+    def loss(self, model, batch, with_metrics=True):
         score, y = self.forward(model, batch), batch[self.target_key].float()
         score = score.reshape(y.shape).float()
         t = 2 * y - 1
         wrong = t * score <= 0
         loss = torch.where(wrong, -t * score, torch.zeros_like(score)).mean()
+        if not with_metrics:
+            return loss, {}
         return loss, {"accuracy": 1 - wrong.float().mean(), "errors": wrong.float().sum()}
 
 
@@ -98,10 +104,10 @@ class Classification(Task):
     def __init__(self, num_classes: int | None = None, label_smoothing: float = 0.0):
         self.num_classes, self.label_smoothing = num_classes, label_smoothing
 
-    def loss(self, model, batch):
+    def loss(self, model, batch, with_metrics=True):
         logits, y = self.forward(model, batch).float(), batch[self.target_key].long()
         loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
-        return loss, {"accuracy": (logits.argmax(-1) == y).float().mean()}
+        return loss, ({"accuracy": (logits.argmax(-1) == y).float().mean()} if with_metrics else {})
 
     @torch.no_grad()
     def evaluate(self, model, batches):
@@ -148,7 +154,7 @@ class TokenCrossEntropy(Task):
     def __init__(self, target_key: str = "targets", ignore_index: int = -100, label_smoothing: float = 0.0):
         self.target_key, self.ignore_index, self.label_smoothing = target_key, ignore_index, label_smoothing
 
-    def loss(self, model, batch):
+    def loss(self, model, batch, with_metrics=True):
         logits, y = self.forward(model, batch), batch[self.target_key]
         loss = F.cross_entropy(
             logits.reshape(-1, logits.size(-1)).float(),

@@ -216,7 +216,7 @@ class Trainer:
             ctx = self.model.no_sync() if (self.dist.enabled and not sync) else nullcontext()
             with ctx:
                 with self.autocast():
-                    loss, _ = self.task.loss(self.model, batch)
+                    loss, _ = self.task.loss(self.model, batch, with_metrics=False)
                 scaled = loss if weight is None else loss * weight
                 if sync:
                     pen = penalty(self.raw_model, cfg.l1, cfg.l2)
