@@ -93,6 +93,34 @@ class Tokenizer:
         return f"{type(self).__name__}(vocab_size={self.vocab_size})"
 
 
+class ListVocabTokenizer(Tokenizer):
+    """A tokenizer whose vocabulary is a plain list: the special tokens, then `items` (chars or words)."""
+
+    def _set_vocab(self, items: list[str]) -> None:
+        self.vocab = list(SPECIAL_TOKENS) + list(items)
+        self._index = {t: i for i, t in enumerate(self.vocab)}
+        self._table = np.array(self.vocab, dtype=object)  # id -> token, for vectorised decode
+
+    def _tokens(self, ids: Iterable[int], skip_special: bool, keep: tuple[int, ...] = ()) -> np.ndarray:
+        """The token strings of `ids` (range-checked), without special ids unless kept."""
+        ids = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self.vocab)):
+            raise TinytxError(f"id out of range for a vocabulary of {len(self.vocab)}")
+        if skip_special:
+            ids = ids[(ids >= len(SPECIAL_TOKENS)) | np.isin(ids, keep)]
+        return self._table[ids]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._index.get(token)
+
+    def id_to_token(self, i: int) -> str | None:
+        return self.vocab[i] if 0 <= i < len(self.vocab) else None
+
+
 def pad_batch(
     batch: Sequence[Sequence[int]], max_length: int | None = None, pad_to: int | None = None, pad_id: int = PAD_ID,
 ) -> tuple[np.ndarray, np.ndarray]:

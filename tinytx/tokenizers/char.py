@@ -10,10 +10,10 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import TinytxError
-from .base import SPECIAL_TOKENS, UNK_ID, Tokenizer, iter_texts
+from .base import SPECIAL_TOKENS, UNK_ID, ListVocabTokenizer, iter_texts
 
 
-class CharTokenizer(Tokenizer):
+class CharTokenizer(ListVocabTokenizer):
     kind = "char"
 
     def __init__(self, chars: Iterable[str], unknown: str = "unk"):
@@ -23,13 +23,11 @@ class CharTokenizer(Tokenizer):
         if unknown not in ("unk", "error"):
             raise ValueError("unknown must be 'unk' or 'error'")
         self.unknown = unknown
-        self.vocab = list(SPECIAL_TOKENS) + self.chars
-        self._index = {t: i for i, t in enumerate(self.vocab)}
+        self._set_vocab(self.chars)
         codes = np.array([ord(c) for c in self.chars], dtype=np.int64)
         # dense table over code points 0..max: at most 1.1M entries (4.4 MB) even for emoji alphabets
         self._lut = np.full(int(codes.max(initial=-1)) + 2, UNK_ID, dtype=np.int32)
         self._lut[codes] = np.arange(len(codes)) + len(SPECIAL_TOKENS)
-        self._table = np.array(self.vocab, dtype=object)
 
     @classmethod
     def train(cls, texts, vocab_size=None, min_frequency=1, **options):
@@ -74,22 +72,7 @@ class CharTokenizer(Tokenizer):
         return self.encode_array(text).tolist()
 
     def decode(self, ids, skip_special=True):
-        ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= len(self.vocab)):
-            raise TinytxError(f"id out of range for a vocabulary of {len(self.vocab)}")
-        if skip_special:
-            ids = ids[ids >= len(SPECIAL_TOKENS)]
-        return "".join(self._table[ids])
-
-    @property
-    def vocab_size(self):
-        return len(self.vocab)
-
-    def token_to_id(self, token):
-        return self._index.get(token)
-
-    def id_to_token(self, i):
-        return self.vocab[i] if 0 <= i < len(self.vocab) else None
+        return "".join(self._tokens(ids, skip_special))
 
     def to_dict(self):
         return {"kind": self.kind, "special_tokens": list(SPECIAL_TOKENS), "chars": self.chars}

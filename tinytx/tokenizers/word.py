@@ -14,7 +14,7 @@ from itertools import repeat
 import numpy as np
 
 from ..errors import TinytxError
-from .base import SPECIAL_TOKENS, UNK_ID, Tokenizer, iter_texts
+from .base import SPECIAL_TOKENS, UNK_ID, ListVocabTokenizer, iter_texts
 
 # a word (letters/digits/_ with an optional inner apostrophe: "don't") or one punctuation character
 WORD_RE = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
@@ -31,21 +31,19 @@ STOP_WORDS = frozenset(
 )
 
 
-class WordTokenizer(Tokenizer):
+class WordTokenizer(ListVocabTokenizer):
     kind = "word"
 
     def __init__(self, words, lowercase: bool = False, stop_words: bool = False):
         self.words = list(words)
         self.lowercase, self.stop_words = bool(lowercase), bool(stop_words)
-        self.vocab = list(SPECIAL_TOKENS) + self.words
-        self._index = {t: i for i, t in enumerate(self.vocab)}
+        self._set_vocab(self.words)
         if len(self._index) != len(self.vocab):
             raise TinytxError("word list has duplicates or special tokens")
         # what encode looks words up in: special-token spellings are not in it (typed "[EOS]" is text)
         self._lookup = {w: i for i, w in enumerate(self.words, len(SPECIAL_TOKENS))}
         if self.stop_words and self.lowercase:
             self._lookup.update(dict.fromkeys(STOP_WORDS, DROP))
-        self._table = np.array(self.vocab, dtype=object)
 
     def split(self, text: str) -> list[str]:
         """The word-level tokens of `text` after lowercasing and stop-word removal (as configured)."""
@@ -87,22 +85,8 @@ class WordTokenizer(Tokenizer):
         return list(map(self._lookup.get, WORD_RE.findall(text.lower() if self.lowercase else text), repeat(UNK_ID)))
 
     def decode(self, ids, skip_special=True):
-        ids = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= len(self.vocab)):
-            raise TinytxError(f"id out of range for a vocabulary of {len(self.vocab)}")
-        if skip_special:  # [UNK] stays visible: it stands for a word that was there
-            ids = ids[(ids >= len(SPECIAL_TOKENS)) | (ids == UNK_ID)]
-        return " ".join(self._table[ids])
-
-    @property
-    def vocab_size(self):
-        return len(self.vocab)
-
-    def token_to_id(self, token):
-        return self._index.get(token)
-
-    def id_to_token(self, i):
-        return self.vocab[i] if 0 <= i < len(self.vocab) else None
+        # [UNK] stays visible: it stands for a word that was there
+        return " ".join(self._tokens(ids, skip_special, keep=(UNK_ID,)))
 
     def to_dict(self):
         return {"kind": self.kind, "special_tokens": list(SPECIAL_TOKENS), "lowercase": self.lowercase,
