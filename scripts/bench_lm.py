@@ -27,14 +27,7 @@ from tinytx.engine import TrainConfig, Trainer  # noqa: E402
 from tinytx.engine.tasks import LanguageModeling  # noqa: E402
 from tinytx.generate import generate  # noqa: E402
 from tinytx.models import build  # noqa: E402
-
-
-def table(headers, rows):
-    print("| " + " | ".join(headers) + " |")
-    print("|" + "|".join("---" for _ in headers) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(c) for c in r) + " |")
-    print(flush=True)
+from benchtable import table  # noqa: E402
 
 
 # --- names.txt: one model per row -------------------------------------------------------------------------

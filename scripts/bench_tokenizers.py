@@ -29,16 +29,9 @@ from tokenizers import decoders, models, pre_tokenizers, trainers  # noqa: E402
 from tinytx.data.encode import encode_file  # noqa: E402
 from tinytx.tokenizers import SPECIAL_TOKENS, train_tokenizer  # noqa: E402
 from tinytx.tokenizers.unigram import MAX_SENTENCE  # noqa: E402
+from benchtable import table  # noqa: E402
 
 VOCAB = {"char": None, "word": 30000, "bpe": 8192, "unigram": 8000}
-
-
-def table(headers, rows):
-    print("| " + " | ".join(headers) + " |")
-    print("|" + "|".join("---" for _ in headers) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(c) for c in r) + " |")
-    print(flush=True)
 
 
 def best_of(fn, repeat=3):
