@@ -71,6 +71,28 @@ def test_mlm_masking_is_80_10_10_and_pure():
     assert abs(masked - 0.8) < 0.02 and abs(kept - 0.1) < 0.02 + 0.01  # a random word can equal the original
 
 
+def test_mlm_loss_on_masked_positions_equals_full_logits_loss():
+    """The task asks the model for the masked positions only; same loss and gradients as all-position logits."""
+    import torch.nn.functional as F
+
+    from tinytx.classify import MLMBatches
+    from tinytx.engine import MaskedLM
+    from tinytx.models import build
+
+    torch.manual_seed(0)
+    model = build("masked_lm", dict(vocab_size=50, d_model=16, n_head=2, n_layer=1, d_ff=32, dropout=0.0, max_len=32))
+    rows = [[2] + torch.randint(5, 50, (n,)).tolist() for n in (5, 12, 20, 30)]
+    batch = MLMBatches(rows, 50, batch_size=4, shuffle=False, seed=1).get(0)
+    loss, _ = MaskedLM().loss(model, batch)
+    grad = torch.autograd.grad(loss, model.encoder.tok_emb.weight)[0]
+    full = model(batch["input_ids"])
+    assert full.shape == (4, 31, 50)
+    ref = F.cross_entropy(full.reshape(-1, 50), batch["labels"].reshape(-1), ignore_index=-100)
+    ref_grad = torch.autograd.grad(ref, model.encoder.tok_emb.weight)[0]
+    torch.testing.assert_close(loss, ref)
+    torch.testing.assert_close(grad, ref_grad)
+
+
 @pytest.mark.parametrize("freeze", ["body", "none"])
 def test_init_from_mlm_then_freeze(tmp_path, mlm_run, freeze):
     out = tmp_path / "ft"

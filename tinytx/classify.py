@@ -21,6 +21,7 @@ import torch
 
 from .engine import TrainConfig, Trainer
 from .engine import checkpoint as ckpt
+from .engine.resume import check_same_rows, options_record, refuse_existing, saved_options
 from .engine.tasks import Classification, MaskedLM
 from .errors import TinytxError
 from .io import read_json, write_json
@@ -84,6 +85,7 @@ class ClassifyOptions:
     dtype: str = "fp32"
     compile: bool = False
     progress: bool = True
+    resume: bool = False  # continue the run in `out` with its saved options (see engine/resume.py)
 
 
 # --- reading labelled data -------------------------------------------------------------------------------------
@@ -173,7 +175,7 @@ def _load_run_config(path: str, task: str, what: str) -> dict:
 def _make_tokenizer(opts: ClassifyOptions, texts: Sequence[str]):
     from .tokenizers import load_tokenizer, train_tokenizer
 
-    source = opts.init_from or opts.init_embeddings
+    source = opts.out if opts.resume else (opts.init_from or opts.init_embeddings)
     if source:
         return load_tokenizer(Path(source) / TOKENIZER)
     return train_tokenizer("word", texts, vocab_size=opts.vocab_size, min_frequency=opts.min_freq,
@@ -216,33 +218,45 @@ def _check_options(opts: ClassifyOptions) -> None:
 
 
 def _transfer(model, opts: ClassifyOptions) -> None:
-    """Load pretrained parts (masked-LM encoder or word2vec vectors) into a fresh model; freeze if asked."""
+    """Load pretrained parts (masked-LM encoder or word2vec vectors) into a fresh model and freeze what is asked.
+    On resume the weights come from the run's state, so only the freezing is redone."""
     if opts.init_from:
-        mlm, _ = ckpt.load_model_from_run(opts.init_from)
-        model.encoder.load_state_dict(mlm.encoder.state_dict())
+        if not opts.resume:
+            mlm, _ = ckpt.load_model_from_run(opts.init_from)
+            model.encoder.load_state_dict(mlm.encoder.state_dict())
         if opts.freeze == "body":
             model.freeze_body()
     if opts.init_embeddings:
-        _load_run_config(opts.init_embeddings, "word2vec", "word2vec")  # checks it is a word2vec run
-        w2v, _ = ckpt.load_model_from_run(opts.init_embeddings)
-        vectors = w2v.vectors.detach()
-        if vectors.size(1) != model.config.n_embd:
-            raise TinytxError(f"the word2vec run has {vectors.size(1)}-dim vectors; use --n-embd {vectors.size(1)}")
-        if opts.model == "embedding":
-            model.load_word_vectors(vectors, freeze=opts.freeze_embeddings)
-        else:
-            with torch.no_grad():
-                model.emb.weight.copy_(vectors)
-            model.emb.weight.requires_grad_(not opts.freeze_embeddings)
+        if not opts.resume:
+            _load_run_config(opts.init_embeddings, "word2vec", "word2vec")  # checks it is a word2vec run
+            w2v, _ = ckpt.load_model_from_run(opts.init_embeddings)
+            vectors = w2v.vectors.detach()
+            if vectors.size(1) != model.config.n_embd:
+                raise TinytxError(f"the word2vec run has {vectors.size(1)}-dim vectors; use --n-embd {vectors.size(1)}")
+            if opts.model == "embedding":
+                model.load_word_vectors(vectors)
+            else:
+                with torch.no_grad():
+                    model.emb.weight.copy_(vectors)
+        if opts.freeze_embeddings:
+            if opts.model == "embedding":
+                model.freeze_word_vectors()
+            else:
+                model.emb.weight.requires_grad_(False)
 
 
 def train_classify(opts: ClassifyOptions, callbacks=()) -> dict[str, Any]:
-    """Train a text classifier into opts.out; returns the Trainer's result plus params and seconds."""
-    _check_options(opts)
+    """Train (or, with opts.resume, continue) a text classifier into opts.out; returns the Trainer's result plus
+    params and seconds."""
     run_dir = Path(opts.out)
-    if (run_dir / ckpt.CONFIG).exists():
-        raise TinytxError(f"{run_dir}: already holds a run; choose another --out")
+    if opts.resume:
+        opts = saved_options(opts, "classify", "classification")
+    else:
+        refuse_existing(run_dir)
+    _check_options(opts)
     texts, labels = read_labelled(opts.data, opts.text_col, opts.label_col)
+    if opts.resume:
+        check_same_rows(run_dir, len(texts), opts.data)
     label_names = sorted(set(labels))
     if len(label_names) < 2:
         raise TinytxError(f"{opts.data}: column {opts.label_col!r} has only one label ({label_names[0]!r}); need 2+")
@@ -254,14 +268,19 @@ def train_classify(opts: ClassifyOptions, callbacks=()) -> dict[str, Any]:
     batch_size = opts.batch_size or batch_size
 
     extra: dict[str, Any] = {"labels": label_names, "text_col": opts.text_col, "label_col": opts.label_col,
-                             "kind": opts.model, "data": str(opts.data), "max_len": opts.max_len, "features": None}
+                             "kind": opts.model, "data": str(opts.data), "max_len": opts.max_len, "features": None,
+                             "rows": len(texts), "options": options_record(opts)}
     vocab_size = num_features = 0
     if opts.model == "bow":
         from .features import BowFeaturizer
 
-        featurizer = BowFeaturizer(mode=opts.features, ngrams=opts.ngrams, vocab_size=opts.vocab_size,
-                                   min_df=opts.min_df, lowercase=opts.lowercase, stop_words=opts.stop_words)
-        train_rows = featurizer.fit_transform(train_texts)
+        if opts.resume:
+            featurizer = BowFeaturizer.from_dict(read_json(run_dir / FEATURES))
+            train_rows = featurizer.transform(train_texts)
+        else:
+            featurizer = BowFeaturizer(mode=opts.features, ngrams=opts.ngrams, vocab_size=opts.vocab_size,
+                                       min_df=opts.min_df, lowercase=opts.lowercase, stop_words=opts.stop_words)
+            train_rows = featurizer.fit_transform(train_texts)
         inputs, num_features = Inputs(featurizer=featurizer), featurizer.num_features
         extra.update(features=FEATURES, feature_mode=opts.features, ngrams=opts.ngrams)
     else:
@@ -271,7 +290,11 @@ def train_classify(opts: ClassifyOptions, callbacks=()) -> dict[str, Any]:
                  freeze_embeddings=opts.freeze_embeddings)
 
     torch.manual_seed(opts.seed)
-    model = build(REGISTRY_NAME[opts.model], _model_config(opts, len(label_names), vocab_size, num_features))
+    if opts.resume:  # the saved shape (an --init-from run may be gone by now)
+        saved = ckpt.load_config(run_dir)["model"]
+        model = build(saved["name"], saved["config"])
+    else:
+        model = build(REGISTRY_NAME[opts.model], _model_config(opts, len(label_names), vocab_size, num_features))
     _transfer(model, opts)
     train = inputs.batches(train_texts, train_y, batch_size, shuffle=True, seed=opts.seed,
                            rows=train_rows if opts.model == "bow" else None)
@@ -285,14 +308,16 @@ def train_classify(opts: ClassifyOptions, callbacks=()) -> dict[str, Any]:
 
     # nothing is written before every check above passed
     run_dir.mkdir(parents=True, exist_ok=True)
-    if opts.model == "bow":
+    if opts.resume:
+        pass  # the run's features.json / tokenizer.json were loaded above
+    elif opts.model == "bow":
         write_json(run_dir / FEATURES, featurizer.to_dict())
     else:
         tokenizer.save(run_dir / TOKENIZER)
     run_info = {"task": "classify", "model": registry.describe(model), "extra": extra}
     t0 = time.perf_counter()
     trainer = Trainer(model, Classification(len(label_names)), train, val, cfg, out_dir=run_dir, run_info=run_info,
-                      callbacks=callbacks)
+                      callbacks=callbacks, resume=opts.resume)
     result = trainer.fit()
     result["seconds"] = time.perf_counter() - t0
     result["params"] = sum(p.numel() for p in model.parameters())
@@ -396,6 +421,7 @@ class MLMOptions:
     dtype: str = "fp32"
     compile: bool = False
     progress: bool = True
+    resume: bool = False
 
 
 class MLMBatches:
@@ -445,11 +471,13 @@ def train_mlm(opts: MLMOptions, callbacks=()) -> dict[str, Any]:
     """Pretrain a transformer encoder as a masked LM on raw text (one example per line, or a csv column)."""
     from .data.sources import load_texts
     from .models.text_classifiers import CLS_ID
-    from .tokenizers import train_tokenizer
+    from .tokenizers import load_tokenizer, train_tokenizer
 
     run_dir = Path(opts.out)
-    if (run_dir / ckpt.CONFIG).exists():
-        raise TinytxError(f"{run_dir}: already holds a run; choose another --out")
+    if opts.resume:
+        opts = saved_options(opts, "mlm", "masked-LM")
+    else:
+        refuse_existing(run_dir)
     if not 0 < opts.mask_prob < 1:
         raise TinytxError(f"--mask-prob must be between 0 and 1, got {opts.mask_prob}")
     if opts.d_model % opts.n_head:
@@ -457,8 +485,12 @@ def train_mlm(opts: MLMOptions, callbacks=()) -> dict[str, Any]:
     texts = [t for t in load_texts(opts.data, by="line", column=opts.text_col) if t.strip()]
     if not texts:
         raise TinytxError(f"{opts.data}: no text to pretrain on")
-    tokenizer = train_tokenizer("word", texts, vocab_size=opts.vocab_size, min_frequency=opts.min_freq,
-                                lowercase=opts.lowercase)
+    if opts.resume:
+        check_same_rows(run_dir, len(texts), opts.data)
+        tokenizer = load_tokenizer(run_dir / TOKENIZER)
+    else:
+        tokenizer = train_tokenizer("word", texts, vocab_size=opts.vocab_size, min_frequency=opts.min_freq,
+                                    lowercase=opts.lowercase)
     rows = [[CLS_ID] + ids[: opts.max_len] for ids in tokenizer.encode_batch(texts)]
     rows = [r for r in rows if len(r) > 1]
     tr, va = split_val(len(rows), opts.val_fraction, opts.seed) if len(rows) > 20 else (np.arange(len(rows)), [])
@@ -473,11 +505,14 @@ def train_mlm(opts: MLMOptions, callbacks=()) -> dict[str, Any]:
                       min_lr=opts.lr / 10, grad_clip=1.0, eval_interval=max(1, opts.max_steps // 5), eval_batches=20,
                       device=opts.device, dtype=opts.dtype, compile=opts.compile, seed=opts.seed, progress=opts.progress)
     run_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(run_dir / TOKENIZER)
-    extra = {"data": str(opts.data), "max_len": opts.max_len, "mask_prob": opts.mask_prob}
+    if not opts.resume:
+        tokenizer.save(run_dir / TOKENIZER)
+    extra = {"data": str(opts.data), "max_len": opts.max_len, "mask_prob": opts.mask_prob, "rows": len(texts),
+             "options": options_record(opts)}
     run_info = {"task": "mlm", "model": registry.describe(model), "extra": extra}
     t0 = time.perf_counter()
-    result = Trainer(model, MaskedLM(), train, val, cfg, out_dir=run_dir, run_info=run_info, callbacks=callbacks).fit()
+    result = Trainer(model, MaskedLM(), train, val, cfg, out_dir=run_dir, run_info=run_info, callbacks=callbacks,
+                     resume=opts.resume).fit()
     result["seconds"] = time.perf_counter() - t0
     result["params"] = sum(p.numel() for p in model.parameters())
     return result

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .engine import TrainConfig, Trainer
-from .engine import checkpoint as ckpt
+from .engine.resume import check_same_rows, options_record, refuse_existing, saved_options
 from .engine.tasks import Task
 from .errors import TinytxError
 from .models import build, registry
@@ -136,24 +136,31 @@ class Word2VecOptions:
     seed: int = 1337
     device: str = "auto"
     progress: bool = True
+    resume: bool = False  # continue the run in `out` with its saved options
 
 
 def train_word2vec(opts: Word2VecOptions, callbacks=()) -> dict[str, Any]:
     """Train word vectors into opts.out (tokenizer.json + model.safetensors, task "word2vec")."""
     from .data.sources import load_texts
-    from .tokenizers import train_tokenizer
+    from .tokenizers import load_tokenizer, train_tokenizer
 
     run_dir = Path(opts.out)
-    if (run_dir / ckpt.CONFIG).exists():
-        raise TinytxError(f"{run_dir}: already holds a run; choose another --out")
+    if opts.resume:
+        opts = saved_options(opts, "word2vec", "word2vec")
+    else:
+        refuse_existing(run_dir)
     if opts.mode not in ("skipgram", "cbow"):
         raise TinytxError(f"--mode must be skipgram or cbow, got {opts.mode!r}")
     for name in ("window", "negatives", "n_embd", "batch_size"):
         if getattr(opts, name) < 1:
             raise TinytxError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(opts, name)}")
     texts = load_texts(opts.data, by="line", column=opts.text_col)
-    tokenizer = train_tokenizer("word", texts, vocab_size=opts.vocab_size, min_frequency=opts.min_count,
-                                lowercase=opts.lowercase)
+    if opts.resume:
+        check_same_rows(run_dir, len(texts), opts.data)
+        tokenizer = load_tokenizer(run_dir / TOKENIZER)
+    else:
+        tokenizer = train_tokenizer("word", texts, vocab_size=opts.vocab_size, min_frequency=opts.min_count,
+                                    lowercase=opts.lowercase)
     # one stream of known words (unknown words and punctuation-free specials dropped, as word2vec's min_count does)
     stream = np.concatenate([tokenizer.encode_array(t) for t in texts] or [np.zeros(0, np.int64)])
     stream = stream[stream >= N_SPECIAL]
@@ -165,13 +172,14 @@ def train_word2vec(opts: Word2VecOptions, callbacks=()) -> dict[str, Any]:
                       lr=opts.lr, schedule="cosine", min_lr=opts.lr / 20, eval_interval=None, device=opts.device,
                       seed=opts.seed, progress=opts.progress, restore_best=False)
     run_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(run_dir / TOKENIZER)
+    if not opts.resume:
+        tokenizer.save(run_dir / TOKENIZER)
     extra = {"data": str(opts.data), "window": opts.window, "negatives": opts.negatives, "subsample": opts.subsample,
-             "tokens": int(len(stream))}
+             "tokens": int(len(stream)), "rows": len(texts), "options": options_record(opts)}
     run_info = {"task": "word2vec", "model": registry.describe(model), "extra": extra}
     t0 = time.perf_counter()
     result = Trainer(model, Word2VecTask(), data, data, cfg, out_dir=run_dir, run_info=run_info,
-                     callbacks=callbacks).fit()
+                     callbacks=callbacks, resume=opts.resume).fit()
     result.update(seconds=time.perf_counter() - t0, params=sum(p.numel() for p in model.parameters()),
                   vocab_size=V, tokens=int(len(stream)))
     return result

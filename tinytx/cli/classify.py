@@ -7,8 +7,16 @@ import dataclasses
 from ..errors import TinytxError
 
 
+RESUME_HELP = ("continue the run in --out exactly where it stopped, with the options it was started with "
+               "(only --data, --max-steps, --device and --no-progress may change)")
+
+
 def _options(cls, args, **renamed):
     """Build an options dataclass from the parsed arguments that share its field names."""
+    if not args.resume and not args.data:
+        raise TinytxError("--data is required unless you --resume a run")
+    if args.resume and not args.data:
+        renamed.setdefault("data", "")  # the run's saved options supply it
     fields = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     values.update(renamed)
@@ -25,7 +33,7 @@ def register(cli) -> None:
                     "label list and the featurizer (features.json) or tokenizer (tokenizer.json) for eval/predict.",
     )
     p.add_argument("--model", default=C.model, choices=["bow", "embedding", "gru", "transformer"])
-    p.add_argument("--data", required=True, help="training file (.csv, .tsv, .jsonl, optionally .gz)")
+    p.add_argument("--data", help="training file (.csv, .tsv, .jsonl, optionally .gz); required unless --resume")
     p.add_argument("--text-col", default=C.text_col)
     p.add_argument("--label-col", default=C.label_col)
     p.add_argument("--out", "-o", required=True, help="run directory")
@@ -64,7 +72,8 @@ def register(cli) -> None:
     p = cli.train.add_parser("mlm", help="pretrain a transformer encoder as a BERT-style masked LM on raw text",
                              description="15%% of the words are chosen (80%% -> [MASK], 10%% random, 10%% kept) "
                                          "and predicted. Use the run with `train classify --init-from RUN`.")
-    p.add_argument("--data", required=True, help="text file (one example per line) or csv/jsonl with --text-col")
+    p.add_argument("--data", help="text file (one example per line) or csv/jsonl with --text-col "
+                                   "(required unless --resume)")
     p.add_argument("--text-col", default=M.text_col)
     p.add_argument("--out", "-o", required=True)
     p.add_argument("--vocab-size", type=int, default=M.vocab_size)
@@ -82,7 +91,8 @@ def register(cli) -> None:
     p.set_defaults(func=mlm_command)
 
     p = cli.train.add_parser("word2vec", help="train word vectors (skip-gram or CBOW with negative sampling)")
-    p.add_argument("--data", required=True, help="text file (read line by line) or csv/jsonl with --text-col")
+    p.add_argument("--data", help="text file (read line by line) or csv/jsonl with --text-col "
+                                   "(required unless --resume)")
     p.add_argument("--text-col", default=W.text_col)
     p.add_argument("--out", "-o", required=True)
     p.add_argument("--mode", default=W.mode, choices=["skipgram", "cbow"])
@@ -98,6 +108,7 @@ def register(cli) -> None:
     p.add_argument("--lr", type=float, default=W.lr)
     p.add_argument("--seed", type=int, default=W.seed)
     p.add_argument("--device", default=W.device)
+    p.add_argument("--resume", action="store_true", help=RESUME_HELP)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=word2vec_command)
 
@@ -139,6 +150,7 @@ def _recipe(p, epochs: bool) -> None:
     g.add_argument("--device", default="auto")
     g.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
+    g.add_argument("--resume", action="store_true", help=RESUME_HELP)
     g.add_argument("--no-progress", action="store_true")
 
 

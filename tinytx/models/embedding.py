@@ -3,7 +3,7 @@
 `nn.EmbeddingBag(mode="mean", padding_idx=0)` averages the embeddings of each row's real tokens in one kernel
 (padding id 0 is left out of the mean). With `bigram_buckets > 0`, each pair of neighbouring words is hashed
 into one of that many extra rows of the same table (fastText's trick: bigrams without a bigram vocabulary).
-The word rows can be initialised from a word2vec run (`load_word_vectors`), frozen or fine-tuned.
+The word rows can be initialised from a word2vec run (`load_word_vectors`), frozen (`freeze_word_vectors`) or fine-tuned.
 """
 from __future__ import annotations
 
@@ -55,21 +55,23 @@ class EmbeddingClassifier(nn.Module):
             ids = torch.cat([ids, self.bigram_ids(ids, mask)], dim=1)
         return self.head(self.drop(self.emb(ids)))
 
-    def load_word_vectors(self, vectors: torch.Tensor, freeze: bool = False) -> None:
-        """Copy (vocab_size, n_embd) word vectors into the word rows; freeze = they get no gradient.
-
-        Freezing a slice of one table is done with a gradient hook that zeroes the word rows' gradient (bigram rows,
-        if any, still learn); with AdamW and zero gradients the rows only move by weight decay, so use none."""
+    def load_word_vectors(self, vectors: torch.Tensor) -> None:
+        """Copy (vocab_size, n_embd) word vectors (a word2vec run's) into the word rows."""
         c = self.config
         if tuple(vectors.shape) != (c.vocab_size, c.n_embd):
             raise ValueError(f"vectors of shape {tuple(vectors.shape)} do not fit ({c.vocab_size}, {c.n_embd})")
         with torch.no_grad():
             self.emb.weight[: c.vocab_size].copy_(vectors)
             self.emb.weight[0].zero_()
-        if freeze:
-            if not c.bigram_buckets:
-                self.emb.weight.requires_grad_(False)
-            else:
-                keep = torch.ones(self.emb.weight.size(0), 1)
-                keep[: c.vocab_size] = 0
-                self.emb.weight.register_hook(lambda g: g * keep.to(g.device))
+
+    def freeze_word_vectors(self) -> None:
+        """The word rows get no gradient. Freezing a slice of one table is a gradient hook that zeroes the word
+        rows' gradient (bigram rows, if any, still learn); with AdamW and zero gradients the rows only move by
+        weight decay, so use none."""
+        c = self.config
+        if not c.bigram_buckets:
+            self.emb.weight.requires_grad_(False)
+        else:
+            keep = torch.ones(self.emb.weight.size(0), 1)
+            keep[: c.vocab_size] = 0
+            self.emb.weight.register_hook(lambda g: g * keep.to(g.device))

@@ -134,7 +134,11 @@ class MaskedLanguageModel(nn.Module):
         self.transform = nn.Sequential(nn.Linear(config.d_model, config.d_model), nn.GELU(), nn.LayerNorm(config.d_model))
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
-    def forward(self, input_ids):
-        """input_ids (B, T) with [PAD]=0 (not attended to) -> logits (B, T, vocab)."""
-        h = self.transform(self.encoder(input_ids))
-        return h @ self.encoder.tok_emb.weight.t() + self.bias
+    def forward(self, input_ids, predict_at=None):
+        """input_ids (B, T) with [PAD]=0 (not attended to) -> logits (B, T, vocab); with `predict_at`, a (B, T)
+        bool mask, only those positions' logits (N, vocab). BERT predicts ~15% of the tokens, and the vocabulary
+        projection of every position would dominate the step (B·T·V logits), so training asks for the few."""
+        h = self.encoder(input_ids)
+        if predict_at is not None:
+            h = h[predict_at]
+        return self.transform(h) @ self.encoder.tok_emb.weight.t() + self.bias
