@@ -106,14 +106,13 @@ def generate_command(args) -> None:
     from ..run import load_run
 
     run = load_run(args.run, device=args.device)
-    stream = None
-    if args.stream:
-        sys.stdout.write(args.prompt)
+    def write(piece: str) -> None:
+        sys.stdout.write(piece)
         sys.stdout.flush()
 
-        def stream(piece: str) -> None:
-            sys.stdout.write(piece)
-            sys.stdout.flush()
+    stream = write if args.stream else None
+    if args.stream:
+        write(args.prompt)
 
     text = generate_text(run, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                          top_k=args.top_k, top_p=args.top_p, seed=args.seed, stream_callback=stream,
