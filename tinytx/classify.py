@@ -21,7 +21,7 @@ import torch
 
 from .engine import TrainConfig, Trainer
 from .engine import checkpoint as ckpt
-from .engine.resume import check_same_rows, options_record, refuse_existing, saved_options
+from .engine.resume import check_same_rows, options_record, refuse_existing, saved_options, word_tokenizer
 from .engine.tasks import Classification, MaskedLM
 from .errors import TinytxError
 from .io import read_json, write_json
@@ -471,7 +471,6 @@ def train_mlm(opts: MLMOptions, callbacks=()) -> dict[str, Any]:
     """Pretrain a transformer encoder as a masked LM on raw text (one example per line, or a csv column)."""
     from .data.sources import load_texts
     from .models.text_classifiers import CLS_ID
-    from .tokenizers import load_tokenizer, train_tokenizer
 
     run_dir = Path(opts.out)
     if opts.resume:
@@ -485,12 +484,8 @@ def train_mlm(opts: MLMOptions, callbacks=()) -> dict[str, Any]:
     texts = [t for t in load_texts(opts.data, by="line", column=opts.text_col) if t.strip()]
     if not texts:
         raise TinytxError(f"{opts.data}: no text to pretrain on")
-    if opts.resume:
-        check_same_rows(run_dir, len(texts), opts.data)
-        tokenizer = load_tokenizer(run_dir / TOKENIZER)
-    else:
-        tokenizer = train_tokenizer("word", texts, vocab_size=opts.vocab_size, min_frequency=opts.min_freq,
-                                    lowercase=opts.lowercase)
+    tokenizer = word_tokenizer(run_dir, opts.resume, texts, opts.data, vocab_size=opts.vocab_size,
+                               min_frequency=opts.min_freq, lowercase=opts.lowercase)
     rows = [[CLS_ID] + ids[: opts.max_len] for ids in tokenizer.encode_batch(texts)]
     rows = [r for r in rows if len(r) > 1]
     tr, va = split_val(len(rows), opts.val_fraction, opts.seed) if len(rows) > 20 else (np.arange(len(rows)), [])
