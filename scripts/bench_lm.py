@@ -55,13 +55,13 @@ def names_data(path: Path, split: str, test_size: int = 1000, seed: int = 3407):
 
 
 NAMES_MODELS = {
-    # name: (config overrides, steps, lr)
-    "bigram": ({}, 2000, 1e-1),
-    "mlp_lm": ({"block_size": 3, "n_embd": 24, "hidden_size": 256}, 8000, 3e-3),
-    "rnn": ({"n_embd": 32, "hidden_size": 128}, 8000, 3e-3),
-    "gru": ({"n_embd": 32, "hidden_size": 128}, 8000, 3e-3),
-    "lstm": ({"n_embd": 32, "hidden_size": 128}, 8000, 3e-3),
-    "gpt": ({"n_layer": 4, "n_head": 4, "n_embd": 64, "dropout": 0.0}, 8000, 1e-3),
+    # name: (config overrides, steps, lr, recipe overrides: batch size (default --batch-size), weight decay)
+    "bigram": ({}, 2000, 1e-1, {}),
+    "mlp_lm": ({"block_size": 3, "n_embd": 24, "hidden_size": 256}, 8000, 3e-3, {}),
+    "rnn": ({"n_embd": 32, "hidden_size": 128}, 8000, 3e-3, {}),
+    "gru": ({"n_embd": 32, "hidden_size": 128}, 8000, 3e-3, {}),
+    "lstm": ({"n_embd": 32, "hidden_size": 128}, 8000, 3e-3, {}),
+    "gpt": ({"n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.2}, 10000, 2e-3, {"batch": 128, "weight_decay": 0.1}),
 }
 
 
@@ -71,18 +71,19 @@ def bench_names(args):
     rows = []
     for split in [args.split]:
         train, test, vocab, block = names_data(path, split)
-        for name, (cfg, steps, lr) in NAMES_MODELS.items():
+        for name, (cfg, steps, lr, recipe) in NAMES_MODELS.items():
             if args.models and name not in args.models:
                 continue
             steps = int(steps * args.scale)
+            batch_size, weight_decay = recipe.get("batch", args.batch_size), recipe.get("weight_decay", 0.01)
             cfg = {"vocab_size": vocab, **cfg}
             if name == "gpt":
                 cfg["block_size"] = block
             torch.manual_seed(0)
             model = build(name, cfg)
             config = TrainConfig(
-                max_steps=steps, batch_size=args.batch_size, lr=lr, schedule="cosine", min_lr=lr / 10,
-                warmup_steps=min(100, steps // 10), weight_decay=0.01, eval_interval=steps, progress=False,
+                max_steps=steps, batch_size=batch_size, lr=lr, schedule="cosine", min_lr=lr / 10,
+                warmup_steps=min(100, steps // 10), weight_decay=weight_decay, eval_interval=steps, progress=False,
                 device="cpu", seed=0,
             )
             t0 = time.perf_counter()
@@ -92,9 +93,10 @@ def bench_names(args):
             test_loss = trainer.evaluate(Trainer_batches(test))["loss"]
             train_loss = trainer.evaluate(Trainer_batches(train, limit=5000))["loss"]
             n_params = sum(p.numel() for p in model.parameters())
-            rows.append([name, f"{n_params:,}", steps, f"{train_loss:.4f}", f"**{test_loss:.4f}**", f"{dt:.0f}"])
+            rows.append([name, f"{n_params:,}", f"{steps} ({batch_size})", f"{train_loss:.4f}", f"**{test_loss:.4f}**",
+                         f"{dt:.0f}"])
             print(rows[-1], flush=True)
-    table(["model", "params", "steps (batch %d)" % args.batch_size, "train loss", "test loss", "time (s)"], rows)
+    table(["model", "params", "steps (batch)", "train loss", "test loss", "time (s)"], rows)
 
 
 def Trainer_batches(data, limit=None):
