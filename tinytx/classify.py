@@ -173,13 +173,13 @@ def _load_run_config(path: str, task: str, what: str) -> dict:
 
 
 def _make_tokenizer(opts: ClassifyOptions, texts: Sequence[str]):
-    from .tokenizers import load_tokenizer, train_tokenizer
+    from .tokenizers import load_tokenizer
 
-    source = opts.out if opts.resume else (opts.init_from or opts.init_embeddings)
-    if source:
+    source = opts.init_from or opts.init_embeddings
+    if source and not opts.resume:  # the pretrained run's vocabulary, which its weights index
         return load_tokenizer(Path(source) / TOKENIZER)
-    return train_tokenizer("word", texts, vocab_size=opts.vocab_size, min_frequency=opts.min_freq,
-                           lowercase=opts.lowercase, stop_words=opts.stop_words)
+    return word_tokenizer(Path(opts.out), opts.resume, texts, vocab_size=opts.vocab_size,
+                          min_frequency=opts.min_freq, lowercase=opts.lowercase, stop_words=opts.stop_words)
 
 
 def _model_config(opts: ClassifyOptions, num_classes: int, vocab_size: int, num_features: int) -> dict[str, Any]:
@@ -308,12 +308,11 @@ def train_classify(opts: ClassifyOptions, callbacks=()) -> dict[str, Any]:
 
     # nothing is written before every check above passed
     run_dir.mkdir(parents=True, exist_ok=True)
-    if opts.resume:
-        pass  # the run's features.json / tokenizer.json were loaded above
-    elif opts.model == "bow":
-        write_json(run_dir / FEATURES, featurizer.to_dict())
-    else:
-        tokenizer.save(run_dir / TOKENIZER)
+    if not opts.resume:  # a resumed run keeps the features.json / tokenizer.json it was loaded from
+        if opts.model == "bow":
+            write_json(run_dir / FEATURES, featurizer.to_dict())
+        else:
+            tokenizer.save(run_dir / TOKENIZER)
     run_info = {"task": "classify", "model": registry.describe(model), "extra": extra}
     t0 = time.perf_counter()
     trainer = Trainer(model, Classification(len(label_names)), train, val, cfg, out_dir=run_dir, run_info=run_info,
@@ -484,8 +483,10 @@ def train_mlm(opts: MLMOptions, callbacks=()) -> dict[str, Any]:
     texts = [t for t in load_texts(opts.data, by="line", column=opts.text_col) if t.strip()]
     if not texts:
         raise TinytxError(f"{opts.data}: no text to pretrain on")
-    tokenizer = word_tokenizer(run_dir, opts.resume, texts, opts.data, vocab_size=opts.vocab_size,
-                               min_frequency=opts.min_freq, lowercase=opts.lowercase)
+    if opts.resume:
+        check_same_rows(run_dir, len(texts), opts.data)
+    tokenizer = word_tokenizer(run_dir, opts.resume, texts, vocab_size=opts.vocab_size, min_frequency=opts.min_freq,
+                               lowercase=opts.lowercase)
     rows = [[CLS_ID] + ids[: opts.max_len] for ids in tokenizer.encode_batch(texts)]
     rows = [r for r in rows if len(r) > 1]
     tr, va = split_val(len(rows), opts.val_fraction, opts.seed) if len(rows) > 20 else (np.arange(len(rows)), [])

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .engine import TrainConfig, Trainer
-from .engine.resume import options_record, refuse_existing, saved_options, word_tokenizer
+from .engine.resume import check_same_rows, options_record, refuse_existing, saved_options, word_tokenizer
 from .engine.tasks import Task
 from .errors import TinytxError
 from .models import build, registry
@@ -153,8 +153,10 @@ def train_word2vec(opts: Word2VecOptions, callbacks=()) -> dict[str, Any]:
         if getattr(opts, name) < 1:
             raise TinytxError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(opts, name)}")
     texts = load_texts(opts.data, by="line", column=opts.text_col)
-    tokenizer = word_tokenizer(run_dir, opts.resume, texts, opts.data, vocab_size=opts.vocab_size,
-                               min_frequency=opts.min_count, lowercase=opts.lowercase)
+    if opts.resume:
+        check_same_rows(run_dir, len(texts), opts.data)
+    tokenizer = word_tokenizer(run_dir, opts.resume, texts, vocab_size=opts.vocab_size, min_frequency=opts.min_count,
+                               lowercase=opts.lowercase)
     # one stream of known words (unknown words and punctuation-free specials dropped, as word2vec's min_count does)
     stream = np.concatenate([tokenizer.encode_array(t) for t in texts] or [np.zeros(0, np.int64)])
     stream = stream[stream >= N_SPECIAL]

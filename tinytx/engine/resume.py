@@ -56,12 +56,11 @@ def check_same_rows(run_dir, rows: int, data: str) -> None:
                           "resume needs the same data (or start a new run)")
 
 
-def word_tokenizer(run_dir: Path, resume: bool, texts, data: str, **train_options):
-    """The run's own word tokenizer when resuming (after checking the data has the same rows), else a new one
-    trained on `texts`."""
+def word_tokenizer(run_dir: Path, resume: bool, texts, **train_options):
+    """The run's own word tokenizer when resuming, else a new one trained on `texts`."""
+    from ..run import TOKENIZER
     from ..tokenizers import load_tokenizer, train_tokenizer
 
     if resume:
-        check_same_rows(run_dir, len(texts), data)
-        return load_tokenizer(Path(run_dir) / "tokenizer.json")
+        return load_tokenizer(Path(run_dir) / TOKENIZER)
     return train_tokenizer("word", texts, **train_options)

@@ -193,13 +193,11 @@ class MaskedLM(TokenCrossEntropy):
     def __init__(self):
         super().__init__("labels", -100)
 
-    def forward(self, model, batch):
-        return model(batch["input_ids"], predict_at=batch["labels"] != self.ignore_index)
-
     def loss(self, model, batch, with_metrics=True):
         y = batch["labels"]
-        logits = self.forward(model, batch)
-        return F.cross_entropy(logits.float(), y[y != self.ignore_index].long()), {}
+        predicted = y != self.ignore_index
+        logits = model(batch["input_ids"], predict_at=predicted)
+        return F.cross_entropy(logits.float(), y[predicted].long()), {}
 
 
 class Seq2Seq(TokenCrossEntropy):
