@@ -20,7 +20,7 @@ TEXT = (
 ) * 30
 
 TINY = ["--block-size", "16", "--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--hidden-size", "32",
-        "--batch-size", "8", "--eval-interval", "15", "--eval-batches", "2", "--warmup", "5", "--lr", "3e-3",
+        "--batch-size", "8", "--eval-interval", "15", "--eval-batches", "2", "--warmup-steps", "5", "--lr", "3e-3",
         "--no-progress", "--device", "cpu"]
 
 
@@ -71,10 +71,10 @@ def test_stream_prints_the_same_text(gpt_run, capsys):
 def test_eval_reports_val_loss(gpt_run, corpus, capsys):
     assert main(["eval", str(gpt_run), "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
-    assert 0 < m["val_loss"] < 3.5  # 30 steps on a tiny repetitive text: well below uniform (~3.3 nats)
-    assert m["val_perplexity"] == pytest.approx(torch.tensor(m["val_loss"]).exp().item(), rel=1e-6)
+    assert 0 < m["loss"] < 3.5  # 30 steps on a tiny repetitive text: well below uniform (~3.3 nats)
+    assert m["perplexity"] == pytest.approx(torch.tensor(m["loss"]).exp().item(), rel=1e-6)
     assert main(["eval", str(gpt_run), "--data", str(corpus), "--json"]) == 0
-    assert "val_loss" in json.loads(capsys.readouterr().out)
+    assert "loss" in json.loads(capsys.readouterr().out)
 
 
 def test_python_api_generate(gpt_run):
@@ -132,23 +132,23 @@ def test_other_models_train_and_generate(model, corpus, tmp_path, capsys):
 
 
 def test_resume_continues_exactly(corpus, tmp_path):
+    from tinytx.engine import TrainConfig
     from tinytx.engine.callbacks import Callback
-    from tinytx.lm import LMOptions, train_lm
+    from tinytx.options import LMOptions
+    from tinytx.recipes import train
 
     class Interrupt(Callback):  # what Ctrl-C does: finish the step, checkpoint, stop
         def on_step_end(self, trainer, logs):
             if trainer.step == 12:
-                trainer.interrupted = True
+                trainer.interrupted = 2
                 trainer.stop("interrupted")
 
-    def opts(out, **kw):
-        return LMOptions(data=str(corpus), out=str(out), model="gpt", block_size=16, n_layer=1, n_head=2, n_embd=16,
-                         batch_size=4, max_steps=24, eval_interval=8, eval_batches=2, warmup=3, progress=False,
-                         device="cpu", **kw)
-
-    train_lm(opts(tmp_path / "straight"))
-    train_lm(opts(tmp_path / "stopped"), callbacks=[Interrupt()])
-    train_lm(opts(tmp_path / "stopped", resume=True))
+    opts = LMOptions(data=str(corpus), model="gpt", block_size=16, n_layer=1, n_head=2, n_embd=16,
+                     train=TrainConfig(batch_size=4, max_steps=24, eval_interval=8, eval_batches=2, warmup_steps=3,
+                                       schedule="cosine", progress=False, device="cpu"))
+    train("lm", tmp_path / "straight", opts)
+    assert train("lm", tmp_path / "stopped", opts, callbacks=[Interrupt()])["interrupted"] == 2
+    assert train("lm", tmp_path / "stopped", resume=True)["step"] == 24
     a, b = tinytx.load_run(tmp_path / "straight").model, tinytx.load_run(tmp_path / "stopped").model
     for (n, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(p, q), n
@@ -169,6 +169,14 @@ def test_demo_tiny(tmp_path, corpus, capsys):
                  "--no-progress", "--max-new-tokens", "20", "--prompt", "All:", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "val loss" in out and "All:" in out
+    # the demo starts afresh in its own run directory, and refuses any other non-empty directory
+    assert main(["demo", "--max-steps", "5", "--out", str(tmp_path / "demo"), "--data", str(corpus),
+                 "--no-progress", "--max-new-tokens", "5", "--prompt", "All", "--device", "cpu"]) == 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text("{}")
+    assert main(["demo", "--max-steps", "5", "--out", str(mine), "--data", str(corpus), "--no-progress"]) == 2
+    assert (mine / "config.json").read_text() == "{}" and "not a tinytx run" in capsys.readouterr().err
 
 
 def test_bpe_tokenizer_and_saved_tokenizer_path(corpus, tmp_path, capsys):

@@ -56,7 +56,7 @@ def test_bad_files(tmp_path):
 
 def test_lm_windows_pure_and_shifted(corpus, tmp_path):
     tok = train_tokenizer("char", [TEXT])
-    train, val = encode_text_file(tok, corpus, tmp_path, val_fraction=0.1)
+    train, val = encode_text_file(tok, corpus, tmp_path / "train.bin", tmp_path / "val.bin", val_fraction=0.1)
     assert len(load_tokens(val)) == pytest.approx(0.1 * len(TEXT), rel=0.01)
     w = LMWindows(train, block_size=16, batch_size=4, seed=3)
     a, b = w.get(7), w.get(7)

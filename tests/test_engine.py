@@ -126,7 +126,7 @@ def test_early_stopping_ends_on_the_best_weights(patience, tmp_path):
     snaps = Snapshots()
     model = linear(zero=True)
     trainer = Trainer(model, Regression(), train, val, cfg(batch_size="full", max_steps=20, eval_interval=1,
-                                                           early_stopping_patience=patience), out_dir=tmp_path,
+                                                           patience=patience), out_dir=tmp_path,
                       callbacks=[snaps])
     result = trainer.fit()
     best = result["best_step"]

@@ -68,7 +68,7 @@ def test_ctrl_c_checkpoints_and_resumes_exactly(tmp_path, reference):
     ref, ref_dir = reference
     first = make_trainer(tmp_path, callbacks=[At(13, lambda t: os.kill(os.getpid(), signal.SIGINT))])
     result = first.fit()
-    assert first.interrupted and result["step"] == 13 and "interrupted" in result["stopped"]
+    assert first.interrupted == signal.SIGINT and result["step"] == 13 and "SIGINT" in result["stopped"]
     assert torch.load(tmp_path / "trainer_state.pt", weights_only=True)["step"] == 13
     resumed = make_trainer(tmp_path, resume=True)
     assert resumed.step == 13

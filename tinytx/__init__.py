@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Task": "tinytx.engine", "TrainConfig": "tinytx.engine", "Trainer": "tinytx.engine",
-    "TinytxError": "tinytx.errors", "Run": "tinytx.run", "load_run": "tinytx.run",
+    "TinytxError": "tinytx.errors", "Run": "tinytx.rundir", "load_run": "tinytx.rundir", "train": "tinytx.recipes",
 }
 
 __all__ = [*_LAZY, "__version__"]

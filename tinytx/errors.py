@@ -7,3 +7,11 @@ class TinytxError(Exception):
 
 class TrainingDiverged(TinytxError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Interrupted(BaseException):
+    """Training stopped by SIGINT or SIGTERM (after its checkpoint): the CLI exits with 128 + the signal number."""
+
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(message)
+        self.signum = signum

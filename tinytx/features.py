@@ -24,7 +24,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .data.collate import SequenceBatches
 from .errors import TinytxError
+from .tokenizers import WordTokenizer
 
 MODES = ("binary", "count", "tfidf")
 PAD = "[PAD]"  # feature id 0
@@ -48,8 +50,6 @@ class BowFeaturizer:
             raise TinytxError(f"ngrams must be 1 or 2, got {self.ngrams}")
         if self.vocab_size < 2:
             raise TinytxError(f"vocab size must be >= 2, got {self.vocab_size}")
-        from .tokenizers import WordTokenizer
-
         self._splitter = WordTokenizer([], self.lowercase, self.stop_words)
         self._index = {t: i for i, t in enumerate(self.vocab)}
         self._idf = np.asarray(self.idf, dtype=np.float32)
@@ -153,7 +153,5 @@ def collate_bow(examples) -> dict[str, torch.Tensor]:
 
 def bow_batches(rows, labels, batch_size: int = 64, shuffle: bool = True, seed: int = 0):
     """A batch source of sparse bag-of-words rows (see tinytx.data.collate.SequenceBatches)."""
-    from .data.collate import SequenceBatches
-
     examples = [(i, w, y) for (i, w), y in zip(rows, labels)]
     return SequenceBatches(examples, collate_bow, batch_size, shuffle, seed)

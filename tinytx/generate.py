@@ -21,18 +21,17 @@ from torch import nn
 
 from .errors import TinytxError
 
-UNK_ID = 1  # the tokenizers' reserved [UNK]
-BOS_ID = 2
+from .specials import BOS_ID, UNK_ID
 
 
 def _check_options(temperature: float, top_k: int | None, top_p: float | None, max_new_tokens: int) -> None:
     if max_new_tokens < 0:
         raise TinytxError(f"max new tokens must be >= 0, got {max_new_tokens}")
-    if temperature < 0:
+    if not temperature >= 0:  # NaN too
         raise TinytxError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
     if top_k is not None and top_k < 1:
         raise TinytxError(f"top-k must be >= 1, got {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
+    if top_p is not None and not 0 < top_p <= 1:  # NaN fails this too
         raise TinytxError(f"top-p must be in (0, 1], got {top_p}")
 
 

@@ -1,6 +1,11 @@
-"""Small file helpers: atomic writes (temp file + rename) and JSON in one place."""
+"""Small file helpers: atomic writes (temp file + rename) and JSON in one place.
+
+An interrupted or failed write never leaves half a file: the previous version stays whole. Write failures (a full
+disk, a read-only directory) become one-line errors. New files follow the umask, like any other program's.
+"""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -8,17 +13,43 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import TinytxError
+
+TMP_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_error(path: str | os.PathLike, e: OSError) -> TinytxError:
+    if e.errno == errno.ENOSPC:
+        return TinytxError(f"{path}: disk full, nothing was written (the previous version, if any, is kept)")
+    if e.errno == errno.EISDIR or Path(path).is_dir():
+        return TinytxError(f"{path}: is a directory; give a file name")
+    return TinytxError(f"{path}: cannot write ({e.strerror or e})")
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temp path beside `path`; on success rename it over `path`, so readers never see half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    if path.is_dir():
+        raise TinytxError(f"{path}: is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise write_error(path, e) from None
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved run should be as readable as any file
         os.replace(tmp, path)
+    except OSError as e:
+        raise write_error(path, e) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -31,12 +62,12 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    from .errors import TinytxError
-
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
         raise TinytxError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise TinytxError(f"{path}: is a directory, not a JSON file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise TinytxError(f"{path}: not valid JSON ({e})") from None

@@ -20,15 +20,14 @@ from .encode import encode_file, load_tokens, split_tokens
 
 
 def encode_text_file(
-    tokenizer: Tokenizer, src: str | os.PathLike, out_dir: str | os.PathLike, val_fraction: float = 0.1,
-    progress: bool = False,
+    tokenizer: Tokenizer, src: str | os.PathLike, train: str | os.PathLike, val: str | os.PathLike,
+    val_fraction: float = 0.1, progress: bool = False,
 ) -> tuple[Path, Path]:
-    """Tokenize `src` into out_dir/{train,val}.bin (the last val_fraction of the tokens is validation)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    full = out_dir / "all.bin"
+    """Tokenize `src` into the token files `train` and `val` (the last val_fraction of the tokens is validation)."""
+    train, val = Path(train), Path(val)
+    train.parent.mkdir(parents=True, exist_ok=True)
+    full = train.with_name(f".{train.stem}.all.bin")
     encode_file(tokenizer, src, full, progress=progress)
-    train, val = out_dir / "train.bin", out_dir / "val.bin"
     try:
         split_tokens(full, val_fraction, train, val)
     finally:

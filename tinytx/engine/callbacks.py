@@ -5,8 +5,13 @@ import copy
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tqdm.auto import tqdm
+
+from ..errors import TinytxError
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -48,8 +53,6 @@ class EarlyStopping(Callback):
 
     def on_eval_end(self, trainer, metrics):
         if self.metric not in metrics:
-            from ..errors import TinytxError
-
             raise TinytxError(f"early stopping watches '{self.metric}', but evaluation gives {', '.join(metrics)}")
         value = float(metrics[self.metric])
         if math.isfinite(value) and self.improved(value):
@@ -102,23 +105,27 @@ class JSONLLogger(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar with loss, learning rate and targets (tokens) per second."""
+    """A tqdm bar with loss, learning rate and targets per second (tokens or examples, as the Task counts them)."""
 
     def __init__(self, unit: str = "step"):
         self.unit = unit
         self.bar = None
 
-    def on_train_start(self, trainer):
-        from tqdm.auto import tqdm
+    def _total(self, trainer):
+        return None if trainer.sizing else trainer.max_steps  # unknown while a time budget is being measured
 
-        self.bar = tqdm(total=trainer.max_steps, initial=trainer.step, unit=self.unit, dynamic_ncols=True, leave=True)
+    def on_train_start(self, trainer):
+        self.bar = tqdm(total=self._total(trainer), initial=trainer.step, unit=self.unit, dynamic_ncols=True,
+                        leave=True)
 
     def on_step_end(self, trainer, logs):
+        if self.bar.total != self._total(trainer):
+            self.bar.total = self._total(trainer)
         self.bar.update(trainer.step - self.bar.n)
         if "loss" in logs:
             post = {"loss": f"{logs['loss']:.4f}", "lr": f"{logs['lr']:.2e}"}
             if logs.get("targets_per_s"):
-                post["tok/s"] = f"{logs['targets_per_s']:,.0f}"
+                post[f"{trainer.task.unit}/s"] = f"{logs['targets_per_s']:,.0f}"
             if trainer.last_eval:
                 post["val"] = f"{trainer.last_eval.get('loss', float('nan')):.4f}"
             self.bar.set_postfix(post, refresh=False)
@@ -126,3 +133,19 @@ class ProgressBar(Callback):
     def on_train_end(self, trainer):
         if self.bar is not None:
             self.bar.close()
+
+
+class TimeLimit(Callback):
+    """Stop (with a checkpoint, resumable) once `seconds` of training have passed in this session.
+
+    `TrainConfig.minutes` does this too, and sizes the schedule to the budget; this callback only stops."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.t0 = seconds, 0.0
+
+    def on_train_start(self, trainer):
+        self.t0 = time.perf_counter()
+
+    def on_step_end(self, trainer, logs):
+        if time.perf_counter() - self.t0 > self.seconds:
+            trainer.stop(f"time limit of {self.seconds:.0f} s reached")

@@ -1,4 +1,6 @@
-"""The run directory on disk: config.json, model.safetensors, trainer_state.pt, metrics.jsonl.
+"""The files the Trainer writes: config.json, model.safetensors, best.safetensors, trainer_state.pt, metrics.jsonl.
+
+The engine owns these names; tinytx.rundir names the rest of a run directory and re-exports these.
 
 Every write is atomic (temp file + rename), so a run killed at any moment leaves the previous checkpoint whole.
 Loading never unpickles arbitrary objects: weights are safetensors and the trainer state is read with
@@ -17,8 +19,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from ..errors import TinytxError
-from ..io import atomic_path, read_json, write_json
-from ..models import registry
+from ..io import atomic_path, write_json
 
 CONFIG, WEIGHTS, STATE, METRICS, BEST = "config.json", "model.safetensors", "trainer_state.pt", "metrics.jsonl", "best.safetensors"
 
@@ -37,29 +38,12 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
     except RuntimeError as e:
         first = str(e).strip().splitlines()[0]
         raise TinytxError(f"{path}: weights do not fit the model in config.json ({first})") from None
+    except Exception as e:  # safetensors' own error for a truncated or corrupt file
+        raise TinytxError(f"{path}: not a readable safetensors file, truncated or corrupt ({e})") from None
 
 
 def save_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> None:
     write_json(Path(run_dir) / CONFIG, config)
-
-
-def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise TinytxError(f"{run_dir}: no such run directory")
-    if not (run_dir / CONFIG).exists():
-        raise TinytxError(f"{run_dir}: not a tinytx run (no {CONFIG})")
-    return read_json(run_dir / CONFIG)
-
-
-def load_model_from_run(run_dir: str | os.PathLike, weights: str = WEIGHTS) -> tuple[nn.Module, dict]:
-    """Rebuild the model named in config.json and load its weights."""
-    config = load_config(run_dir)
-    if "model" not in config:
-        raise TinytxError(f"{run_dir}/{CONFIG}: has no 'model' entry")
-    model = registry.build(config["model"]["name"], config["model"]["config"])
-    load_weights(model, Path(run_dir) / weights)
-    return model, config
 
 
 # --- trainer state -----------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""TrainConfig: every knob of the one training loop, as a dataclass saved beside the weights."""
+"""TrainConfig: every knob of the one training loop, as a dataclass saved beside the weights.
+
+Each field carries its help text (`opt(...)`): the `tinytx train ...` flags are generated from these fields, so a
+knob is declared once, here, for every recipe.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -12,46 +16,80 @@ SCHEDULES = ("constant", "step", "exponential", "invsqrt", "cosine")
 DTYPES = ("fp32", "bf16", "fp16")
 
 
+def opt(default: Any = None, help: str = "", *, choices=None, factory=None, cli: bool = True, flag: str | None = None,
+        parse=None, metavar: str | None = None):
+    """A dataclass field with what its command-line flag needs: help text, choices, a parser for odd types.
+
+    cli=False keeps a field out of the generated flags (set by recipes, not by users)."""
+    meta = {"help": help, "choices": choices, "cli": cli, "flag": flag, "parse": parse, "metavar": metavar}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def parse_batch_size(text: str) -> int | str:
+    """'full' (batch gradient descent), a number of rows, or for token recipes '4096t' (a token budget)."""
+    text = str(text).strip().lower()
+    if text == "full" or (text.endswith("t") and text[:-1].isdigit()):
+        return text
+    return int(text)
+
+
+def token_budget(batch_size) -> int | None:
+    """4096 for the token budget '4096t' (a recipe turns it into rows: seq2seq), None for anything else."""
+    text = str(batch_size).strip().lower()
+    return int(text[:-1]) if text.endswith("t") and text[:-1].isdigit() else None
+
+
+def parse_floats(text: str) -> tuple[float, ...]:
+    return tuple(float(s) for s in str(text).split(",") if s.strip())
+
+
 @dataclass
 class TrainConfig:
-    # how long: max_steps wins when both are set; epochs needs a source that has epochs
-    max_steps: int | None = None
-    epochs: float | None = None
-    # gradient descent flavour: "full" = batch GD, 1 = stochastic GD, n = mini-batch (used by TensorBatches)
-    batch_size: int | str = 32
-    grad_accum: int = 1
+    # how long: max_steps wins over epochs; minutes alone sizes the schedule to the time budget
+    max_steps: int | None = opt(None, "optimizer steps (wins over --epochs)")
+    epochs: float | None = opt(None, "passes over the training data")
+    minutes: float | None = opt(None, "time budget: alone, the schedule is sized to it (steps measured on the first "
+                                      "steps); with --max-steps/--epochs, a limit that stops training (resumable)")
+    # gradient descent flavour: "full" = batch GD, 1 = stochastic GD, n = mini-batch
+    batch_size: int | str = opt(32, "rows per step: n = mini-batch, 1 = stochastic GD, 'full' = batch GD "
+                                    "(seq2seq also takes a token budget such as 4096t)", parse=parse_batch_size)
+    grad_accum: int = opt(1, "micro-batches per optimizer step")
     # optimizer
-    optimizer: str = "adamw"
-    lr: float = 1e-3
-    momentum: float = 0.0
-    nesterov: bool = False
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0  # decoupled (AdamW) or classic SGD decay, on weight matrices only
+    optimizer: str = opt("adamw", "optimizer", choices=OPTIMIZERS)
+    lr: float = opt(1e-3, "peak learning rate")
+    momentum: float = opt(0.0, "sgd momentum")
+    nesterov: bool = opt(False, "Nesterov momentum (sgd with momentum > 0)")
+    betas: tuple[float, float] = opt((0.9, 0.999), "Adam betas, e.g. 0.9,0.99", parse=parse_floats, metavar="B1,B2")
+    weight_decay: float = opt(0.0, "decoupled weight decay on weight matrices (not biases or norms)")
     # learning-rate schedule: a pure function of the step (see optim.lr_at)
-    schedule: str = "constant"
-    warmup_steps: int = 0
-    decay_rate: float = 0.5  # step/exponential: factor per decay_steps
-    decay_steps: int = 1000
-    min_lr: float = 0.0  # cosine floor
+    schedule: str = opt("constant", "learning-rate schedule after warm-up", choices=SCHEDULES)
+    warmup_steps: int = opt(0, "linear learning-rate warm-up steps")
+    decay_rate: float = opt(0.5, "step/exponential schedules: lr factor per --decay-steps")
+    decay_steps: int = opt(1000, "step/exponential/invsqrt schedules: steps per decay")
+    min_lr: float | None = opt(None, "cosine floor (default: lr / 10)")
     # penalties added to the loss, on weight matrices (not biases or norms)
-    l1: float = 0.0
-    l2: float = 0.0
-    grad_clip: float = 0.0  # 0 = off
+    l1: float = opt(0.0, "L1 penalty on weights (drives useless ones to 0)")
+    l2: float = opt(0.0, "L2 penalty on weights")
+    grad_clip: float = opt(0.0, "clip the gradient norm to this (0 = off)")
     # evaluation, logging, checkpoints
-    eval_interval: int | None = None  # None: once per epoch, or every 200 steps without epochs
-    eval_batches: int | None = None  # cap on validation batches per evaluation
-    log_interval: int = 10
-    checkpoint_interval: int | None = None  # None: only at evaluations and at the end
-    early_stopping_patience: int | None = None  # evaluations without improvement before stopping
-    early_stopping_metric: str = "loss"
-    early_stopping_mode: str = "min"
-    restore_best: bool = True  # with early stopping: end with the best weights, stopped early or not
+    eval_interval: int | None = opt(None, "steps between evaluations, each with a checkpoint "
+                                          "(default: once per epoch, or every 200 steps)")
+    eval_batches: int | None = opt(None, "cap on validation batches per evaluation (default: all)")
+    log_interval: int = opt(10, "steps between logged training losses")
+    checkpoint_interval: int | None = opt(None, "steps between extra checkpoints (default: at evaluations and the end)")
+    patience: int | None = opt(None, "early stopping: evaluations without improvement before stopping")
+    early_stopping_metric: str = opt("loss", cli=False)
+    early_stopping_mode: str = opt("min", cli=False)
+    restore_best: bool = opt(True, cli=False)  # with validation data: end with the best weights
     # hardware
-    device: str = "auto"
-    dtype: str = "fp32"
-    compile: bool = False
-    seed: int = 1337
-    progress: bool = True
+    device: str = opt("auto", "auto, cpu, cuda, cuda:N or mps")
+    dtype: str = opt("fp32", "compute dtype (bf16 autocast on CPU/GPU, fp16 on GPU)", choices=DTYPES)
+    compile: bool = opt(False, "torch.compile the model")
+    threads: int | None = opt(None, "CPU threads for torch (default: torch's choice)")
+    seed: int = opt(1337, "random seed (weights, data order, dropout)")
+    progress: bool = opt(True, "show a progress bar")
 
     def __post_init__(self):
         self.validate()
@@ -60,17 +98,29 @@ class TrainConfig:
         def bad(msg: str):
             raise TinytxError(f"invalid training option: {msg}")
 
-        if self.batch_size != "full":
+        budget = token_budget(self.batch_size)
+        if budget is not None:  # a token budget such as '4096t', for a recipe to size (seq2seq)
+            if budget < 1:
+                bad(f"a token budget must be positive, got {self.batch_size!r}")
+            self.batch_size = f"{budget}t"
+        elif self.batch_size != "full":
             try:
                 self.batch_size = int(self.batch_size)
             except (TypeError, ValueError):
                 bad(f"batch size must be a positive integer or 'full', got {self.batch_size!r}")
             if self.batch_size < 1:
                 bad(f"batch size must be a positive integer or 'full', got {self.batch_size}")
+        for name in ("lr", "momentum", "weight_decay", "l1", "l2", "grad_clip", "decay_rate", "epochs", "minutes",
+                     "min_lr"):
+            v = getattr(self, name)
+            if v is not None and v != v:
+                bad(f"{name.replace('_', ' ')} is NaN")
         if self.max_steps is not None and self.max_steps < 1:
             bad(f"max steps must be >= 1, got {self.max_steps}")
-        if self.epochs is not None and self.epochs <= 0:
+        if self.epochs is not None and not 0 < self.epochs < float("inf"):
             bad(f"epochs must be > 0, got {self.epochs}")
+        if self.minutes is not None and not 0 < self.minutes < float("inf"):
+            bad(f"minutes must be > 0, got {self.minutes}")
         if self.grad_accum < 1:
             bad(f"grad accumulation must be >= 1, got {self.grad_accum}")
         if self.optimizer not in OPTIMIZERS:
@@ -79,11 +129,13 @@ class TrainConfig:
             bad(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.dtype not in DTYPES:
             bad(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if not (self.lr > 0):
+        if not (0 < self.lr < float("inf")):
             bad(f"learning rate must be > 0, got {self.lr}")
-        for name in ("momentum", "weight_decay", "l1", "l2", "grad_clip", "min_lr", "warmup_steps"):
-            if getattr(self, name) < 0:
+        for name in ("momentum", "weight_decay", "l1", "l2", "grad_clip", "warmup_steps"):
+            if not 0 <= getattr(self, name) < float("inf"):
                 bad(f"{name.replace('_', ' ')} must be >= 0, got {getattr(self, name)}")
+        if self.min_lr is not None and not 0 <= self.min_lr < float("inf"):
+            bad(f"min lr must be >= 0, got {self.min_lr}")
         if not 0 <= self.momentum < 1:
             bad(f"momentum must be in [0, 1), got {self.momentum}")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
@@ -92,13 +144,20 @@ class TrainConfig:
             bad(f"decay steps must be >= 1, got {self.decay_steps}")
         if self.early_stopping_mode not in ("min", "max"):
             bad(f"early stopping mode must be min or max, got {self.early_stopping_mode!r}")
-        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
-            bad(f"early stopping patience must be >= 1, got {self.early_stopping_patience}")
-        for name in ("eval_interval", "checkpoint_interval", "eval_batches"):
+        if self.patience is not None and self.patience < 1:
+            bad(f"early stopping patience must be >= 1, got {self.patience}")
+        for name in ("eval_interval", "checkpoint_interval", "eval_batches", "log_interval", "threads"):
             v = getattr(self, name)
             if v is not None and v < 1:
                 bad(f"{name.replace('_', ' ')} must be >= 1, got {v}")
         self.betas = tuple(self.betas)
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            bad(f"betas must be two numbers in [0, 1), got {self.betas}")
+
+    @property
+    def floor_lr(self) -> float:
+        """The cosine schedule's floor."""
+        return self.lr / 10 if self.min_lr is None else self.min_lr
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

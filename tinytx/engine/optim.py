@@ -47,7 +47,7 @@ def lr_at(step: int, cfg: TrainConfig, max_steps: int) -> float:
     if cfg.schedule == "cosine":
         span = max(1, max_steps - cfg.warmup_steps)
         progress = min(1.0, t / span)
-        return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+        return cfg.floor_lr + 0.5 * (cfg.lr - cfg.floor_lr) * (1 + math.cos(math.pi * progress))
     raise ValueError(cfg.schedule)
 
 

@@ -19,6 +19,7 @@ from ..data.batches import Batch
 class Task:
     name = "task"
     target_key = "y"
+    unit = "ex"  # what num_targets counts, for throughput (examples/s; token tasks say tok)
 
     def inputs(self, batch: Batch) -> Batch:
         return {k: v for k, v in batch.items() if k != self.target_key}
@@ -150,6 +151,7 @@ class TokenCrossEntropy(Task):
     """
 
     name = "tokens"
+    unit = "tok"
 
     def __init__(self, target_key: str = "targets", ignore_index: int = -100, label_smoothing: float = 0.0):
         self.target_key, self.ignore_index, self.label_smoothing = target_key, ignore_index, label_smoothing

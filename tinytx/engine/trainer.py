@@ -26,6 +26,9 @@ from .optim import lr_at, make_optimizer, penalty
 from .tasks import Task
 
 
+UNSIZED = 10**12  # max_steps while a time budget is being measured (the cosine schedule is ~flat that far out)
+
+
 def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
@@ -77,6 +80,8 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.run_info = dict(run_info or {})
         self.device = pick_device(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         self.dist = setup_dist(self.device.type)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -102,11 +107,15 @@ class Trainer:
         self.last_eval: dict[str, float] = {}
         self.history: list[dict[str, float]] = []
         self._stop_reason: str | None = None
-        self.interrupted = False
+        self.interrupted = 0  # the signal (SIGINT/SIGTERM) that stopped training, once one has
+        self.checkpoint_step: int | None = None  # the step of the last checkpoint written (or resumed from)
+        # a time budget alone sizes max_steps after a few timed steps; with steps/epochs given it only limits
+        self.budget_s = cfg.minutes * 60 if cfg.minutes else None
+        self.sizing = self.budget_s is not None and cfg.max_steps is None and cfg.epochs is None
         self.early_stopping = None
-        if cfg.early_stopping_patience is not None or (self.val_data is not None and cfg.restore_best):
+        if cfg.patience is not None or (self.val_data is not None and cfg.restore_best):
             self.early_stopping = EarlyStopping(
-                cfg.early_stopping_metric, cfg.early_stopping_mode, cfg.early_stopping_patience, cfg.restore_best
+                cfg.early_stopping_metric, cfg.early_stopping_mode, cfg.patience, cfg.restore_best
             )
         self.callbacks: list[Callback] = [c for c in [self.early_stopping] if c] + list(callbacks)
         if self.dist.is_main:
@@ -121,13 +130,15 @@ class Trainer:
 
     def _resolve_max_steps(self) -> int:
         cfg, spe = self.config, self.train_data.steps_per_epoch
+        if cfg.minutes and cfg.max_steps is None and cfg.epochs is None:
+            return UNSIZED
         if cfg.max_steps is not None:
             return cfg.max_steps
         if cfg.epochs is not None:
             if spe is None:
                 raise TinytxError("this data has no epochs (random windows); give max steps instead")
             return max(1, math.ceil(cfg.epochs * spe / cfg.grad_accum))
-        raise TinytxError("give max steps or epochs")
+        raise TinytxError("give max steps, epochs or minutes")
 
     @property
     def eval_interval(self) -> int:
@@ -157,7 +168,7 @@ class Trainer:
         for cb, cb_state in zip(self.callbacks, state.get("callbacks", [])):
             cb.load_state_dict(cb_state)
         ckpt.set_rng_state(state["rng"])
-        self.step = int(state["step"])
+        self.step = self.checkpoint_step = int(state["step"])
         self.last_eval = state.get("last_eval", {})
 
     # --- checkpoints ------------------------------------------------------------------------------------------
@@ -180,6 +191,7 @@ class Trainer:
         if self.scaler is not None:
             state["scaler"] = self.scaler.state_dict()
         ckpt.save_trainer_state(self.out_dir, state)
+        self.checkpoint_step = self.step
 
     def save_best(self) -> None:
         if self.out_dir is not None and self.dist.is_main:
@@ -252,14 +264,18 @@ class Trainer:
 
     def _check_finite(self, value: float) -> None:
         if not math.isfinite(value):
-            where = f"; the last good checkpoint is in {self.out_dir}" if self.out_dir is not None else ""
+            where = ""
+            if self.out_dir is not None:
+                where = (f"; the last good checkpoint (step {self.checkpoint_step}) is kept in {self.out_dir}"
+                         if self.checkpoint_step is not None else "; no checkpoint was written")
             raise TrainingDiverged(
                 f"loss became {value} at step {self.step}: training stopped (try a lower learning rate){where}"
             )
 
     @contextmanager
     def _graceful_interrupt(self):
-        """First Ctrl-C: finish the current step, checkpoint, stop (resumable exactly). Second: abort."""
+        """First Ctrl-C or SIGTERM (what schedulers send): finish the current step, checkpoint, stop (resumable
+        exactly). A second signal aborts."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -267,14 +283,24 @@ class Trainer:
         def handler(signum, frame):
             if self.interrupted:
                 raise KeyboardInterrupt
-            self.interrupted = True
-            self.stop("interrupted: checkpoint saved, continue with --resume")
+            self.interrupted = signum
+            self.stop(f"{signal.Signals(signum).name}: checkpoint saved, continue with --resume")
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, h in previous.items():
+                signal.signal(sig, h)
+
+    def _size_to_budget(self, timed_steps: int, timed_s: float, elapsed_s: float) -> None:
+        """Fix max_steps so that the run ends within the time budget: the steps measured so far (the first, with
+        its warm-up, left out) set the pace; 10% is kept for evaluations and checkpoints."""
+        per_step = timed_s / timed_steps
+        remaining = max(0.0, self.budget_s - elapsed_s)
+        self.max_steps = self.step + max(1, int(0.9 * remaining / per_step))
+        self.config = self.config.replace(max_steps=self.max_steps)
+        self.sizing = False
 
     def fit(self) -> dict[str, Any]:
         with self._graceful_interrupt():
@@ -286,7 +312,8 @@ class Trainer:
             cb.on_train_start(self)
         self.raw_model.train()
         window_loss, window_targets = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
-        t0 = time.perf_counter()
+        t0 = t_start = time.perf_counter()
+        t_first, first_step = None, self.step
         try:
             while self.step < self.max_steps and self._stop_reason is None:
                 lr = lr_at(self.step, cfg, self.max_steps)
@@ -296,6 +323,15 @@ class Trainer:
                 window_loss += loss_sum
                 window_targets += n
                 self.step += 1
+                if self.budget_s is not None:
+                    now = time.perf_counter()
+                    if t_first is None:
+                        t_first = now
+                    timed = self.step - first_step - 1
+                    if self.sizing and timed >= 3 and (now - t_first >= min(0.02 * self.budget_s, 10.0) or timed >= 200):
+                        self._size_to_budget(timed, now - t_first, now - t_start)
+                    elif now - t_start > self.budget_s:
+                        self.stop(f"time budget of {self.config.minutes:g} min reached")
 
                 logs: dict[str, float] = {"lr": lr}
                 last = self.step == self.max_steps
@@ -330,7 +366,8 @@ class Trainer:
         if self.out_dir is not None and self.dist.is_main:
             ckpt.save_weights(self.raw_model, self.out_dir / ckpt.WEIGHTS)
         self.dist.barrier()
-        result = {"step": self.step, "stopped": self._stop_reason, "val": self.last_eval}
+        result = {"step": self.step, "stopped": self._stop_reason, "val": self.last_eval,
+                  "interrupted": self.interrupted, "max_steps": self.max_steps}
         if self.early_stopping is not None and self.early_stopping.best is not None:
             result.update(best=self.early_stopping.best, best_step=self.early_stopping.best_step)
         return result

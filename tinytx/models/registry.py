@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -37,9 +38,8 @@ def _discover() -> None:
     global _discovered
     if _discovered:
         return
-    import tinytx.models as pkg
-
-    for info in pkgutil.walk_packages(pkg.__path__, prefix="tinytx.models."):
+    # walk this package's folder by path: importing the package itself from here would be a cycle
+    for info in pkgutil.walk_packages([str(Path(__file__).parent)], prefix=f"{__package__}."):
         importlib.import_module(info.name)
     _discovered = True
 

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 from ..errors import TinytxError
 from .base import (
-    BOS_ID, EOS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, Tokenizer, load_tokenizer, pad_batch, read_text,
+    BOS_ID, EOS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, Tokenizer, from_file_dict, pad_batch, read_text,
+    read_tokenizer_file,
 )
 from .bpe import BPETokenizer
 from .char import CharTokenizer
 from .unigram import UnigramTokenizer
 from .word import WordTokenizer
 
-KINDS = {"char": CharTokenizer, "word": WordTokenizer, "bpe": BPETokenizer, "unigram": UnigramTokenizer}
+# the one table of kinds: the subclasses know base, base knows none of them
+KINDS = {cls.kind: cls for cls in (CharTokenizer, WordTokenizer, BPETokenizer, UnigramTokenizer)}
+
+
+def load_tokenizer(path) -> Tokenizer:
+    """Load a tokenizer JSON of any kind (tinytx's char/word/unigram format, or a `tokenizers` BPE file)."""
+    kind, d = read_tokenizer_file(path)
+    if kind not in KINDS:
+        raise TinytxError(f"{path}: unknown tokenizer kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return from_file_dict(KINDS[kind], d, path)
 
 
 def train_tokenizer(kind: str, texts, vocab_size: int | None = None, min_frequency: int = 1, **options) -> Tokenizer:

@@ -12,9 +12,9 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import TinytxError
+from ..io import write_json
 
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]", "[MASK]")
-PAD_ID, UNK_ID, BOS_ID, EOS_ID, MASK_ID = range(len(SPECIAL_TOKENS))
+from ..specials import BOS_ID, EOS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID  # noqa: F401 (re-exported)
 
 
 class Tokenizer:
@@ -74,8 +74,6 @@ class Tokenizer:
         raise NotImplementedError
 
     def save(self, path: str | os.PathLike) -> None:
-        from ..io import write_json
-
         write_json(path, self.to_dict())
 
     @classmethod
@@ -84,10 +82,10 @@ class Tokenizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Tokenizer":
-        tok = load_tokenizer(path)
-        if not isinstance(tok, cls):
-            raise TinytxError(f"{path}: is a {tok.kind} tokenizer, not {cls.kind}")
-        return tok
+        kind, d = read_tokenizer_file(path)
+        if kind != cls.kind:
+            raise TinytxError(f"{path}: is a {kind} tokenizer, not {cls.kind}")
+        return from_file_dict(cls, d, path)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(vocab_size={self.vocab_size})"
@@ -185,10 +183,10 @@ def _is_path(s: str) -> bool:
     return "\n" not in s and len(s) < 4096 and os.path.exists(s)
 
 
-# --- loading any kind ------------------------------------------------------------------------------------------
+# --- reading a tokenizer file -------------------------------------------------------------------------------
 
-def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
-    """Load a tokenizer JSON of any kind (tinytx's char/word/unigram format, or a `tokenizers` BPE file)."""
+def read_tokenizer_file(path: str | os.PathLike) -> tuple[str, dict]:
+    """(kind, contents) of a tokenizer JSON: tinytx's char/word/unigram format, or a `tokenizers` BPE file."""
     path = Path(path)
     if not path.is_file():
         raise TinytxError(f"{path}: tokenizer file not found")
@@ -196,22 +194,19 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
         d = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise TinytxError(f"{path}: not a tokenizer JSON file ({e})") from None
-    from .bpe import BPETokenizer
-    from .char import CharTokenizer
-    from .unigram import UnigramTokenizer
-    from .word import WordTokenizer
-
-    kinds = {c.kind: c for c in (CharTokenizer, WordTokenizer, UnigramTokenizer, BPETokenizer)}
     if not isinstance(d, dict):
         raise TinytxError(f"{path}: not a tokenizer JSON file")
     kind = d.get("kind") or ("bpe" if isinstance(d.get("model"), dict) and d["model"].get("type") == "BPE" else None)
     if kind is None:
         raise TinytxError(f"{path}: not a tokenizer file (no \"kind\" field and not a `tokenizers` BPE file)")
-    if kind not in kinds:
-        raise TinytxError(f"{path}: unknown tokenizer kind {kind!r}; expected one of {', '.join(kinds)}")
+    return kind, d
+
+
+def from_file_dict(cls, d: dict, path) -> "Tokenizer":
+    """cls.from_dict with a corrupt file reported as one line."""
     try:
-        return kinds[kind].from_dict(d)
-    except (KeyError, TypeError, ValueError, Exception) as e:
-        if isinstance(e, TinytxError):
-            raise
-        raise TinytxError(f"{path}: corrupt {kind} tokenizer file ({type(e).__name__}: {e})") from None
+        return cls.from_dict(d)
+    except TinytxError:
+        raise
+    except Exception as e:
+        raise TinytxError(f"{path}: corrupt {cls.kind} tokenizer file ({type(e).__name__}: {e})") from None
