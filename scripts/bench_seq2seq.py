@@ -5,9 +5,9 @@ then score test_2016_flickr with beam search (corpus BLEU and chrF through sacre
     flock /tmp/tinytx-heavy.lock python scripts/bench_seq2seq.py --minutes 10 --gru-minutes 4
     python scripts/bench_seq2seq.py --smoke            # a few steps each, to check the script runs
 
-Each model trains through the one Trainer (tinytx.seq2seq.train_seq2seq). The number of steps is chosen so that
-the cosine schedule ends at the time budget: a short probe times a few steps first; a time limit stops the run
-if the machine turns out slower. The GPU command for the issue's goal (>= 35 BLEU in <= 10 min) is in
+Each model trains through the seq2seq recipe (tinytx.recipes.train("seq2seq", ...): the one Trainer). The number
+of steps is chosen so that the cosine schedule ends at the time budget: a short probe times a few steps first; a
+time limit stops the run if the machine turns out slower. The GPU command for the issue's goal (>= 35 BLEU in <= 10 min) is in
 docs/seq2seq.md.
 """
 from __future__ import annotations
@@ -25,15 +25,17 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinytx.engine.callbacks import Callback  # noqa: E402
-from tinytx.lm import TimeLimit  # noqa: E402
-from tinytx.seq2seq import Seq2SeqOptions, evaluate_translation, train_seq2seq  # noqa: E402
+from tinytx.engine import pick_device  # noqa: E402
+from tinytx.engine.callbacks import Callback, TimeLimit  # noqa: E402
+from tinytx.recipes import get, train  # noqa: E402
+from tinytx.rundir import load_run  # noqa: E402
 
 RECIPES = {  # the model shapes and recipes measured; the CLI flags of the same names reproduce them
-    "transformer": dict(model="transformer", d_model=256, n_layer=3, n_head=4, dropout=0.1, vocab_size=6000,
-                        shared_vocab=True, batch_size="2048t", lr=1e-3, warmup=200, label_smoothing=0.1),
-    "gru": dict(model="gru", d_model=256, n_layer=1, dropout=0.1, vocab_size=6000, shared_vocab=True,
-                batch_size="2048t", lr=2e-3, warmup=100, label_smoothing=0.1),
+    "transformer": {"model": "transformer", "n_embd": 256, "n_layer": 3, "n_head": 4, "dropout": 0.1,
+                    "vocab_size": 6000, "shared_vocab": True, "label_smoothing": 0.1, "train.batch_size": "2048t",
+                    "train.lr": 1e-3, "train.warmup_steps": 200},
+    "gru": {"model": "gru", "n_embd": 256, "n_layer": 1, "dropout": 0.1, "vocab_size": 6000, "shared_vocab": True,
+            "label_smoothing": 0.1, "train.batch_size": "2048t", "train.lr": 2e-3, "train.warmup_steps": 100},
 }
 
 
@@ -68,13 +70,12 @@ def data_files(data: Path) -> dict[str, Path]:
     return files
 
 
-def options(name: str, files, out: Path, max_steps: int, args, evals: int = 4) -> Seq2SeqOptions:
-    return Seq2SeqOptions(
-        src=str(files["train.de"]), tgt=str(files["train.en"]), val_src=str(files["val.de"]),
-        val_tgt=str(files["val.en"]), out=str(out), max_steps=max_steps, eval_interval=max(max_steps // evals, 1),
-        eval_batches=10, device=args.device, dtype=args.dtype, compile=args.compile, progress=False,
-        **RECIPES[name],
-    )
+def options(name: str, files, max_steps: int, args, evals: int = 4) -> dict:
+    """The recipe's options as `tinytx train seq2seq` flags would give them (so per-model presets apply)."""
+    return {"src": str(files["train.de"]), "tgt": str(files["train.en"]), "val_src": str(files["val.de"]),
+            "val_tgt": str(files["val.en"]), **RECIPES[name], "train.max_steps": max_steps,
+            "train.eval_interval": max(max_steps // evals, 1), "train.eval_batches": 10, "train.device": args.device,
+            "train.dtype": args.dtype, "train.compile": args.compile, "train.progress": False}
 
 
 def bench(name: str, minutes: float, files, work: Path, args) -> dict:
@@ -82,27 +83,28 @@ def bench(name: str, minutes: float, files, work: Path, args) -> dict:
     # probe: time a few steps with the real recipe (tokenizer training and data preparation included once), with
     # no validation inside the timed steps (an earlier version evaluated every 7 steps and planned 40% too few)
     probe = StepClock()
-    train_seq2seq(options(name, files, work / f"{name}-probe", args.probe_steps, args, evals=1), callbacks=[probe],
-                  log=quiet)
+    train("seq2seq", work / f"{name}-probe", given=options(name, files, args.probe_steps, args, evals=1),
+          callbacks=[probe])
     per_step = probe.seconds / max(probe.steps, 1)
     max_steps = args.max_steps or max(10, int(minutes * 60 / (per_step * 1.05)))  # 5% for evaluations
     out = work / name
     clock = StepClock(0)
     t0 = time.perf_counter()
-    result = train_seq2seq(options(name, files, out, max_steps, args),
-                           callbacks=[clock, TimeLimit(minutes * 60 * 1.15)], log=quiet)
+    result = train("seq2seq", out, given=options(name, files, max_steps, args),
+                   callbacks=[clock, TimeLimit(minutes * 60 * 1.15)])
     train_s = time.perf_counter() - t0
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     speeds = [m["train_targets_per_s"] for m in metrics if "train_targets_per_s" in m]
     t1 = time.perf_counter()
-    scores = evaluate_translation(out, files["test_2016_flickr.de"], files["test_2016_flickr.en"], beam=args.beam,
-                                  device=args.device, limit=args.test_limit, log=quiet)
+    run = load_run(out, device=str(pick_device(args.device)))
+    scores = get("seq2seq").evaluate(run, src=files["test_2016_flickr.de"], tgt=files["test_2016_flickr.en"],
+                                     beam=args.beam, limit=args.test_limit, log=quiet)
     decode_s = time.perf_counter() - t1
     return {
         "model": name, "params": result["params"], "steps": result["step"], "planned_steps": max_steps,
-        "batch": result["batch_sentences"], "train_s": train_s, "tok_s": sum(speeds) / max(len(speeds), 1),
+        "batch": run.info["batch_sentences"], "train_s": train_s, "tok_s": sum(speeds) / max(len(speeds), 1),
         "val_loss": result.get("val", {}).get("loss", float("nan")), "bleu": scores["bleu"], "chrf": scores["chrf"],
-        "signature": scores["signature"], "decode_s": decode_s, "sentences": scores["sentences"],
+        "signature": scores["bleu_signature"], "decode_s": decode_s, "sentences": scores["sentences"],
     }
 
 

@@ -175,3 +175,41 @@ def test_bad_training_options_are_one_line_errors():
                 dict(optimizer="lbfgs"), dict(schedule="linear"), dict(nesterov=True)):
         with pytest.raises(TinytxError, match="invalid training option"):
             TrainConfig(**bad)
+
+
+# --- a time budget sizes the schedule ---------------------------------------------------------------------------
+
+class FakeClock:
+    """perf_counter that advances a fixed amount per call: 'time' is a count of calls, not of seconds."""
+
+    def __init__(self, tick: float):
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self):
+        self.now += self.tick
+        return self.now
+
+
+def test_minutes_alone_sizes_max_steps_and_resume_keeps_it(tmp_path, monkeypatch):
+    import tinytx.engine.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    config = cfg(batch_size=8, minutes=0.05, schedule="cosine", eval_interval=10**6)  # a 3 s budget
+    trainer = Trainer(linear(), Regression(), line(), None, config, out_dir=tmp_path)
+    assert trainer.sizing
+    result = trainer.fit()
+    sized = result["max_steps"]
+    assert 3 < sized < 10**6 and result["step"] <= sized  # measured, then fixed; the budget is kept
+    saved = json.loads((tmp_path / "config.json").read_text())["train"]
+    assert saved["max_steps"] == sized and saved["minutes"] == 0.05  # resume continues the same schedule
+    resumed = Trainer(linear(), Regression(), line(), None, TrainConfig.from_dict(saved), out_dir=tmp_path, resume=True)
+    assert not resumed.sizing and resumed.max_steps == sized
+
+
+def test_minutes_with_max_steps_only_limits(tmp_path, monkeypatch):
+    import tinytx.engine.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(1.0))
+    trainer = Trainer(linear(), Regression(), line(), None, cfg(max_steps=10**6, minutes=0.5))  # 30 "seconds"
+    result = trainer.fit()
+    assert result["max_steps"] == 10**6 and result["step"] < 100 and "time budget" in result["stopped"]

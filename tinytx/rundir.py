@@ -78,8 +78,20 @@ class RunMeta:
         task = config.get("task")
         if task not in OPTIONS:
             raise TinytxError(f"{where}: unknown task {task!r}")
-        options = from_dict(OPTIONS[task], {**config.get("options", {}), "train": config.get("train", {})})
-        return cls(task, config["model"], options, config.get("info", {}), config.get("data", {}))
+        corrupt = f"{where / CONFIG}: corrupt run configuration"
+        model = config.get("model")
+        if not (isinstance(model, dict) and isinstance(model.get("name"), str) and isinstance(model.get("config"), dict)):
+            raise TinytxError(f"{corrupt} (\"model\" must name a model and its config)")
+        for key in ("options", "train", "info", "data"):
+            if not isinstance(config.get(key, {}), dict):
+                raise TinytxError(f"{corrupt} (\"{key}\" must be an object)")
+        try:
+            options = from_dict(OPTIONS[task], {**config.get("options", {}), "train": config.get("train", {})})
+        except TinytxError as e:
+            raise TinytxError(f"{corrupt} ({e})") from None
+        except (TypeError, ValueError) as e:
+            raise TinytxError(f"{corrupt} ({e})") from None
+        return cls(task, model, options, config.get("info", {}), config.get("data", {}))
 
 
 class RunDir:
@@ -130,7 +142,10 @@ class RunDir:
                 p.mkdir(parents=True)
                 self.made_dir = True
             self.write_config(meta)
-        except OSError as e:
+        except (OSError, TinytxError) as e:
+            self.discard()  # an unwritable directory: leave nothing behind that blocks the next try
+            if isinstance(e, TinytxError):
+                raise
             raise TinytxError(f"{p}: cannot write the run directory ({e.strerror})") from None
 
     def write_config(self, meta: RunMeta, train: dict[str, Any] | None = None) -> None:
@@ -138,7 +153,7 @@ class RunDir:
 
     def discard(self) -> None:
         """Undo a start that failed before its first checkpoint: our files go, and the directory if we made it."""
-        if self.has_checkpoint():
+        if self.has_checkpoint() or not self.path.is_dir():
             return
         self.remove_own_files()
         if self.made_dir:
@@ -209,11 +224,22 @@ def require(run_dir: str | os.PathLike, task: str | None = None) -> RunMeta:
     return meta
 
 
+def build_saved_model(meta: RunMeta, run_dir: str | os.PathLike) -> nn.Module:
+    """The model named in config.json, untrained; a config that does not build one is reported in one line."""
+    try:
+        return registry.build(meta.model["name"], meta.model["config"])
+    except TinytxError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise TinytxError(f"{Path(run_dir) / CONFIG}: the {meta.model['name']} model config does not build ({e})") \
+            from None
+
+
 def load_model(run_dir: str | os.PathLike, meta: RunMeta | None = None, weights: str = WEIGHTS) -> nn.Module:
     """Rebuild the model named in config.json and load its weights (refusing NaN/inf weights)."""
     run_dir = Path(run_dir)
     meta = meta or require(run_dir)
-    model = registry.build(meta.model["name"], meta.model["config"])
+    model = build_saved_model(meta, run_dir)
     if not (run_dir / weights).exists():
         raise TinytxError(f"{run_dir}: has no {weights} (the run never reached its first checkpoint)")
     load_weights(model, run_dir / weights)

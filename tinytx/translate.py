@@ -13,14 +13,13 @@ With beam=1 this is exactly greedy decoding.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import torch
 
 from .errors import TinytxError
+from .specials import BOS_ID, EOS_ID, MASK_ID, PAD_ID
 
-PAD_ID, BOS_ID, EOS_ID, MASK_ID = 0, 2, 3, 4
 NEVER = [PAD_ID, BOS_ID, MASK_ID]  # never a target token, so never an output token
 
 
@@ -120,16 +119,6 @@ def decode_batch(model, src: torch.Tensor, beam: int = 4, **kw) -> list[list[int
 
 # --- text in, text out --------------------------------------------------------------------------------------
 
-def source_tokenizer(run):
-    """The run's source tokenizer: src_tokenizer.json when source and target vocabularies are separate."""
-    path = Path(run.path) / "src_tokenizer.json"
-    if path.exists():
-        from .tokenizers import load_tokenizer
-
-        return load_tokenizer(path)
-    return run.tokenizer
-
-
 def encode_sources(tokenizer, sentences: Sequence[str], max_len: int) -> tuple[list[list[int]], int]:
     """Token ids + [EOS] per sentence, cut to max_len tokens; returns (ids, number of sentences cut)."""
     ids = tokenizer.encode_batch([s.strip() for s in sentences])
@@ -151,7 +140,8 @@ def translate(run, sentences: str | Sequence[str], beam: int = 4, length_penalty
     sentences = [sentences] if single else list(sentences)
     model = run.model.eval()
     device = next(model.parameters()).device
-    src_tok, tgt_tok = source_tokenizer(run), run.tokenizer
+    tgt_tok = run.tokenizer
+    src_tok = run.src_tokenizer if run.src_tokenizer is not None else tgt_tok  # none: one shared vocabulary
     ids, cut = encode_sources(src_tok, sentences, model.max_len)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     results: list[str] = [""] * len(ids)

@@ -79,6 +79,16 @@ class EarlyStopping(Callback):
         self.best, self.best_step, self.bad_evals = state["best"], state["best_step"], state["bad_evals"]
 
 
+def _step(line: str) -> int | None:
+    """The step of a metrics.jsonl line; None for a line cut short by a kill (or not ours)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    step = record.get("step", 0) if isinstance(record, dict) else None
+    return step if isinstance(step, int) else None
+
+
 class JSONLLogger(Callback):
     """Append one JSON object per log or evaluation to metrics.jsonl (rank 0 only)."""
 
@@ -89,19 +99,32 @@ class JSONLLogger(Callback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # a run killed between checkpoints logged steps it will redo; drop those lines
         if self.path.exists():
-            keep = [line for line in self.path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= trainer.step]
-            self.path.write_text("".join(line + "\n" for line in keep))
+            keep = [line for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+                    if _step(line) is not None and _step(line) <= trainer.step]
+            self._guard(trainer, lambda: self.path.write_text("".join(line + "\n" for line in keep), encoding="utf-8"))
 
-    def _write(self, record):
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+    def _write(self, trainer, record):
+        def append():
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        self._guard(trainer, append)
+
+    def _guard(self, trainer, write) -> None:
+        """A full disk or a read-only directory: one line that says so, and which checkpoint there is."""
+        try:
+            write()
+        except OSError as e:
+            step = getattr(trainer, "checkpoint_step", None)
+            kept = ("no checkpoint was written" if step is None else
+                    f"the checkpoint of step {step} is whole: continue with --resume once the file can be written")
+            raise TinytxError(f"{self.path}: cannot write ({e.strerror or e}); {kept}") from None
 
     def on_step_end(self, trainer, logs):
         if "loss" in logs:
-            self._write({"step": trainer.step, **{f"train_{k}" if k != "lr" else k: v for k, v in logs.items()}})
+            self._write(trainer, {"step": trainer.step, **{f"train_{k}" if k != "lr" else k: v for k, v in logs.items()}})
 
     def on_eval_end(self, trainer, metrics):
-        self._write({"step": trainer.step, **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}})
+        self._write(trainer, {"step": trainer.step, **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}})
 
 
 class ProgressBar(Callback):

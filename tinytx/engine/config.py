@@ -140,6 +140,10 @@ class TrainConfig:
             bad(f"momentum must be in [0, 1), got {self.momentum}")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             bad("nesterov needs the sgd optimizer with momentum > 0")
+        if not 0 < self.decay_rate < float("inf"):
+            bad(f"decay rate must be > 0, got {self.decay_rate}")
+        if not 0 <= self.seed < 2**63:  # numpy and torch take a non-negative 64-bit seed
+            bad(f"seed must be between 0 and 2**63 - 1, got {self.seed}")
         if self.decay_steps < 1:
             bad(f"decay steps must be >= 1, got {self.decay_steps}")
         if self.early_stopping_mode not in ("min", "max"):

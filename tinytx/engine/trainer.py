@@ -161,13 +161,17 @@ class Trainer:
         state = ckpt.load_trainer_state(self.out_dir)
         # the weights of the resumable step live inside trainer_state.pt: one file, renamed in one go, so a kill
         # can never pair the weights of one step with the optimizer state of another
-        self.raw_model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler is not None and "scaler" in state:
-            self.scaler.load_state_dict(state["scaler"])
-        for cb, cb_state in zip(self.callbacks, state.get("callbacks", [])):
-            cb.load_state_dict(cb_state)
-        ckpt.set_rng_state(state["rng"])
+        try:
+            self.raw_model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scaler is not None and "scaler" in state:
+                self.scaler.load_state_dict(state["scaler"])
+            for cb, cb_state in zip(self.callbacks, state.get("callbacks", [])):
+                cb.load_state_dict(cb_state)
+            ckpt.set_rng_state(state["rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:  # a state from another model
+            raise TinytxError(f"{self.out_dir / ckpt.STATE}: does not fit the model in config.json "
+                              f"({ckpt.first_line(e)})") from None
         self.step = self.checkpoint_step = int(state["step"])
         self.last_eval = state.get("last_eval", {})
 
@@ -294,11 +298,18 @@ class Trainer:
                 signal.signal(sig, h)
 
     def _size_to_budget(self, timed_steps: int, timed_s: float, elapsed_s: float) -> None:
-        """Fix max_steps so that the run ends within the time budget: the steps measured so far (the first, with
-        its warm-up, left out) set the pace; 10% is kept for evaluations and checkpoints."""
+        """Fix max_steps so that the run ends within the time budget. The steps measured so far (the first, with
+        its warm-up, left out) set the pace; one evaluation + checkpoint is timed now (a real, resumable
+        checkpoint) to budget the ones to come; 5% is kept in reserve."""
         per_step = timed_s / timed_steps
-        remaining = max(0.0, self.budget_s - elapsed_s)
-        self.max_steps = self.step + max(1, int(0.9 * remaining / per_step))
+        t0 = time.perf_counter()
+        if self.val_data is not None:
+            self.evaluate(max_batches=self.config.eval_batches)
+        self.save_checkpoint()
+        event_s = time.perf_counter() - t0
+        remaining = max(0.0, 0.95 * self.budget_s - (elapsed_s + event_s) - event_s)  # the last event too
+        steps = int(remaining / (per_step + event_s / self.eval_interval))
+        self.max_steps = self.step + max(1, steps)
         self.config = self.config.replace(max_steps=self.max_steps)
         self.sizing = False
 

@@ -8,7 +8,7 @@ Both follow one contract, so the engine's Seq2Seq task trains them and tinytx.tr
     reorder(state, index)             -> state                       keep/duplicate rows (beam search)
 
 A source row is its tokens followed by [EOS]; the target input starts with [BOS], the target output ends with
-[EOS] (see tinytx.seq2seq).
+[EOS] (see tinytx.recipes.seq2seq).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from torch import nn
 from .registry import register
 from .transformer import TransformerDecoder, TransformerEncoder
 
-PAD_ID = 0
+from ..specials import PAD_ID
 
 
 # --- the transformer encoder-decoder ----------------------------------------------------------------------------

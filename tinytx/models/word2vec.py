@@ -2,7 +2,7 @@
 
 Two tables: `inp` (the word vectors one keeps) and `out` (context vectors). For a (center, context) pair and K
 noise words n_k, skip-gram scores s = inp[center]·out[context] and s_k = inp[center]·out[n_k]; the loss (in the
-Word2VecTask, tinytx.embeddings) is -log σ(s) - Σ_k log σ(-s_k). CBOW swaps the roles: the mean of the window's
+Word2VecTask, tinytx.recipes.word2vec) is -log σ(s) - Σ_k log σ(-s_k). CBOW swaps the roles: the mean of the window's
 `inp` vectors predicts the center word through `out`. The model only computes the scores.
 """
 from __future__ import annotations

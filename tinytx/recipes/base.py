@@ -28,7 +28,7 @@ from ..engine.distributed import Dist, setup as setup_dist, teardown
 from ..errors import TinytxError
 from ..models import registry
 from ..options import flatten, get, make, with_values
-from ..rundir import Run, RunDir, RunMeta, file_hash
+from ..rundir import Run, RunDir, RunMeta, build_saved_model, file_hash
 
 # what may change on --resume; everything else must equal the saved run
 MAY_CHANGE_ON_RESUME = ("train.max_steps", "train.minutes", "train.device", "train.threads",
@@ -151,7 +151,7 @@ def train(recipe, out: str | os.PathLike, options=None, given: dict[str, Any] | 
         prep = _prepare(recipe, opts, run, resume, dist)
         seed_everything(opts.train.seed)
         if resume:
-            model = registry.build(meta.model["name"], meta.model["config"])
+            model = build_saved_model(meta, run.path)
         else:
             model = recipe.build_model(opts, prep)
             meta.model, meta.info = registry.describe(model), prep.info
@@ -159,6 +159,9 @@ def train(recipe, out: str | os.PathLike, options=None, given: dict[str, Any] | 
                 run.write_config(meta)
         task = recipe.objective(opts, prep)
         cfg = prep.config or opts.train
+        if isinstance(cfg.batch_size, str) and not isinstance(prep.train, dict):
+            raise TinytxError(f"--batch-size {cfg.batch_size} does not apply to {recipe.task}: give a number of "
+                              "examples per step")
         if getattr(opts, "restarts", 1) > 1:
             result = _restarts(recipe, opts, prep, task, cfg, run, meta, dist)
         else:

@@ -65,6 +65,17 @@ class LMRecipe:
     def prepare(self, opts: LMOptions, run: RunDir, fitted: bool) -> Prepared:
         if opts.model not in LM_MODELS:
             raise TinytxError(f"unknown language model {opts.model!r}; choose one of {', '.join(LM_MODELS)}")
+        for name in ("block_size", "n_layer", "n_head", "n_embd", "hidden_size"):
+            if getattr(opts, name) < 1:
+                raise TinytxError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(opts, name)}")
+        if not 0 <= opts.dropout < 1:  # NaN too
+            raise TinytxError(f"--dropout must be in [0, 1), got {opts.dropout}")
+        if not isinstance(opts.train.batch_size, int):
+            raise TinytxError(f"--batch-size must be a number of windows for a language model, got "
+                              f"{opts.train.batch_size!r}")
+        if opts.train.epochs is not None:
+            raise TinytxError("--epochs: a language model trains on random windows, which have no epochs; "
+                              "give --max-steps or --minutes")
         if opts.model == "gpt" and opts.n_embd % opts.n_head:
             raise TinytxError(f"--n-embd {opts.n_embd} must be divisible by --n-head {opts.n_head}")
         if not 0 < opts.val_fraction < 1:
@@ -127,6 +138,8 @@ class LMRecipe:
         if data is None:
             ids = torch.from_numpy(load_tokens(run.path / VAL_TOKENS).astype("int64"))
         else:
+            if run.tokenizer is None:
+                raise TinytxError(f"{run.path}: has no tokenizer.json, so --data cannot be tokenized")
             raw = text_file(data).read_bytes()
             check_text_bytes(raw, data)
             tokens = run.tokenizer.encode(raw.decode("utf-8"))
