@@ -1,53 +1,74 @@
-"""Text classifiers learn a small separable fixture; transfer learning freezes what it says; errors are one line."""
+"""Text classifiers learn a small separable fixture; transfer learning freezes what it says (also when the model is
+rebuilt from its config); errors are one line."""
 from pathlib import Path
 
 import pytest
 import torch
 
 import tinytx
-from tinytx.classify import ClassifyOptions, MLMOptions, evaluate_classify, predict, train_classify, train_mlm
-from tinytx.engine import checkpoint as ckpt
+from tinytx.data.mlm import MLMBatches
 from tinytx.errors import TinytxError
 from tinytx.io import read_json
+from tinytx.predict import predict
+from tinytx.recipes import get, train
+from tinytx.rundir import load_model
 
 FIX = Path(__file__).parent / "fixtures" / "classify"
 TRAIN, TEST = str(FIX / "train.csv"), str(FIX / "test.csv")
-TINY_TRANSFORMER = dict(d_model=16, n_head=2, n_layer=1, d_ff=32, dropout=0.0, max_len=16)
+TINY_ENCODER = {"n_embd": 16, "n_head": 2, "n_layer": 1, "d_ff": 32, "dropout": 0.0, "max_len": 15}
+CPU = {"train.progress": False, "train.device": "cpu"}
 
 
-def opts(out, **kw):
-    base = dict(data=TRAIN, out=str(out), min_freq=1, val_fraction=0.0, progress=False, device="cpu", batch_size=16)
-    return ClassifyOptions(**{**base, **kw})
+def classify(out, **kw):
+    """Train a classifier on the fixture; keyword names are option names, "train.x" the training settings."""
+    given = {"data": TRAIN, "min_count": 1, "val_fraction": 0.0, "train.batch_size": 16, **CPU, **kw}
+    return train("classify", out, given=given)
 
 
+def evaluate(run_dir, data=TEST):
+    return get("classify").evaluate(tinytx.load_run(run_dir), data=data)
 
 
 @pytest.mark.parametrize("model,kw", [
-    ("bow", dict(features="binary", epochs=15)),
-    ("bow", dict(features="tfidf", ngrams=2, hidden=16, epochs=15)),
-    ("embedding", dict(n_embd=16, bigram_buckets=256, epochs=15, lr=2e-2)),
-    ("gru", dict(n_embd=16, hidden_size=16, epochs=10, lr=1e-2)),
-    ("transformer", dict(pooling="mean", epochs=10, lr=5e-3, **TINY_TRANSFORMER)),
+    ("bow", {"features": "binary", "train.epochs": 15}),
+    ("bow", {"features": "tfidf", "ngrams": 2, "hidden": 16, "train.epochs": 15}),
+    ("embedding", {"n_embd": 16, "bigram_buckets": 256, "train.epochs": 15, "train.lr": 2e-2}),
+    ("gru", {"n_embd": 16, "hidden_size": 16, "train.epochs": 10, "train.lr": 1e-2}),
+    ("transformer", {"pooling": "mean", "train.epochs": 10, "train.lr": 5e-3, **TINY_ENCODER, "max_len": 16}),
 ])
 def test_each_classifier_learns_the_fixture(tmp_path, model, kw):
-    result = train_classify(opts(tmp_path / "run", model=model, **kw))
-    m = evaluate_classify(tmp_path / "run", TEST, device="cpu")
+    result = classify(tmp_path / "run", model=model, **kw)
+    m = evaluate(tmp_path / "run")
     assert m["accuracy"] >= 0.9, (model, kw, m["accuracy"])
     assert result["params"] > 0 and set(m["precision"]) == {"cooking", "sports", "tech"}
+    assert m["examples"] == 60 and "true \\ predicted" in m["report"] and "precision" in m["report"]
     # eval wrote the confusion matrix for `tinytx plot RUN --confusion`
     cm = read_json(tmp_path / "run" / "confusion_matrix.json")
     assert cm["labels"] == ["cooking", "sports", "tech"] and sum(map(sum, cm["matrix"])) == 60
     # the run rebuilds its inputs exactly: predictions agree with the evaluation
     run = tinytx.load_run(tmp_path / "run")
+    assert run.info["labels"] == ["cooking", "sports", "tech"]
+    assert (tmp_path / "run" / ("features.json" if model == "bow" else "tokenizer.json")).exists()
     (label, p), = run.predict(["the coach saw the referee and the goal"])
     assert label == "sports" and 0.33 < p <= 1.0
+    top = run.predict(["the coach saw the referee and the goal"], top_k=3)[0]
+    assert [lab for lab, _ in top][0] == "sports" and abs(sum(q for _, q in top) - 1) < 1e-5
+
+
+def test_presets_fill_in_per_model_defaults(tmp_path):
+    """--model transformer without --n-embd / --lr gets the transformer's defaults (128 wide, 2 layers, lr 5e-4)."""
+    classify(tmp_path / "run", model="transformer", **{"train.max_steps": 1, "max_len": 8})
+    run = tinytx.load_run(tmp_path / "run")
+    assert run.model.config.d_model == 128 and run.model.config.n_layer == 2
+    assert run.options.train.lr == 5e-4 and run.options.train.epochs == 8 and run.options.train.batch_size == 16
 
 
 @pytest.fixture(scope="module")
 def mlm_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("mlm") / "run"
-    train_mlm(MLMOptions(data=TRAIN, out=str(out), min_freq=1, max_steps=8, batch_size=16, warmup=2, progress=False,
-                         device="cpu", d_model=16, n_head=2, n_layer=1, d_ff=32, dropout=0.0, max_len=15))
+    result = train("mlm", out, given={"data": TRAIN, "min_count": 1, "train.max_steps": 8, "train.batch_size": 16,
+                                      "train.warmup_steps": 2, **TINY_ENCODER, **CPU})
+    assert result["summary"].startswith("trained masked LM to step 8")
     return out
 
 
@@ -55,9 +76,21 @@ def encoder_weights(model):
     return {k: v.clone() for k, v in model.encoder.state_dict().items()}
 
 
+def test_mlm_sizes_evaluation_from_max_steps_and_evaluates(mlm_run, tmp_path):
+    run = tinytx.load_run(mlm_run)
+    assert run.options.train.eval_interval == 8 // 5  # no --eval-interval: five evaluations over --max-steps
+    m = get("mlm").evaluate(run, data=TRAIN)
+    assert m["perplexity"] > 1 and m["examples"] == 150
+    assert m == get("mlm").evaluate(run, data=TRAIN)  # the masking is seeded: the same numbers every time
+    # --warmup-steps longer than the run is cut to it, as before
+    train("mlm", tmp_path / "short", given={"data": TRAIN, "min_count": 1, "train.max_steps": 3, **TINY_ENCODER, **CPU})
+    assert tinytx.load_run(tmp_path / "short").options.train.warmup_steps == 2
+    with pytest.raises(TinytxError, match="--data is required"):
+        get("mlm").evaluate(run)
+
+
 def test_mlm_masking_is_80_10_10_and_pure():
-    from tinytx.classify import MLMBatches
-    from tinytx.tokenizers import MASK_ID
+    from tinytx.specials import MASK_ID
 
     rows = [[2] + list(range(5, 400))] * 64
     b = MLMBatches(rows, 400, batch_size=64, shuffle=True, seed=0)
@@ -75,7 +108,6 @@ def test_mlm_loss_on_masked_positions_equals_full_logits_loss():
     """The task asks the model for the masked positions only; same loss and gradients as all-position logits."""
     import torch.nn.functional as F
 
-    from tinytx.classify import MLMBatches
     from tinytx.engine import MaskedLM
     from tinytx.models import build
 
@@ -93,49 +125,61 @@ def test_mlm_loss_on_masked_positions_equals_full_logits_loss():
     torch.testing.assert_close(grad, ref_grad)
 
 
+def trainable(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 @pytest.mark.parametrize("freeze", ["body", "none"])
 def test_init_from_mlm_then_freeze(tmp_path, mlm_run, freeze):
     out = tmp_path / "ft"
-    result = train_classify(opts(out, model="transformer", init_from=str(mlm_run), freeze=freeze, max_steps=5,
-                                 lr=1e-2, pooling="mean"))
-    mlm, _ = ckpt.load_model_from_run(mlm_run)
-    clf = tinytx.load_run(out).model
+    classify(out, model="transformer", init_from=str(mlm_run), freeze=freeze, pooling="mean",
+             **{"train.max_steps": 5, "train.lr": 1e-2})
+    mlm = load_model(mlm_run)
+    clf = tinytx.load_run(out).model  # rebuilt from config.json: frozen the same way
     same = all(torch.equal(v, clf.encoder.state_dict()[k]) for k, v in encoder_weights(mlm).items())
     assert same == (freeze == "body")
-    if freeze == "body":
-        assert result["trainable_params"] == sum(p.numel() for p in clf.head.parameters())
+    assert clf.config.d_model == 16  # the pretrained encoder's shape, not the transformer preset's 128
+    assert (trainable(clf) == sum(p.numel() for p in clf.head.parameters())) == (freeze == "body")
+    assert (mlm_run / "tokenizer.json").read_text() == (out / "tokenizer.json").read_text()
 
 
-def test_word2vec_vectors_initialise_the_embedding_classifier(tmp_path):
-    from tinytx.embeddings import Word2VecOptions, train_word2vec
-
+def test_word2vec_vectors_initialise_the_embedding_classifiers(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(l.split(",")[0] for l in (FIX / "train.csv").read_text().splitlines()[1:]))
-    train_word2vec(Word2VecOptions(data=str(corpus), out=str(tmp_path / "w2v"), n_embd=8, min_count=1, max_steps=5,
-                                   batch_size=64, progress=False, device="cpu"))
-    w2v, _ = ckpt.load_model_from_run(tmp_path / "w2v")
-    for buckets in (0, 64):
-        out = tmp_path / f"emb{buckets}"
-        train_classify(opts(out, model="embedding", n_embd=8, bigram_buckets=buckets, max_steps=5, lr=1e-2,
-                            init_embeddings=str(tmp_path / "w2v"), freeze_embeddings=True))
+    train("word2vec", tmp_path / "w2v", given={"data": str(corpus), "n_embd": 8, "min_count": 1,
+                                               "train.max_steps": 5, "train.batch_size": 64, **CPU})
+    w2v = load_model(tmp_path / "w2v")
+    V = w2v.config.vocab_size
+    for model, buckets in (("embedding", 0), ("embedding", 64), ("gru", 0)):
+        out = tmp_path / f"{model}{buckets}"
+        classify(out, model=model, n_embd=8, bigram_buckets=buckets, init_embeddings=str(tmp_path / "w2v"),
+                 freeze_embeddings=True, **{"train.max_steps": 5, "train.lr": 1e-2})
         clf = tinytx.load_run(out).model
-        V = w2v.config.vocab_size
         assert torch.equal(clf.emb.weight[1:V], w2v.vectors[1:V])  # frozen word rows (row 0 is padding)
         assert (tmp_path / "w2v" / "tokenizer.json").read_text() == (out / "tokenizer.json").read_text()
+        assert clf.config.freeze_embeddings
+    with pytest.raises(TinytxError, match="8-dim vectors; use --n-embd 8"):
+        classify(tmp_path / "bad", model="embedding", n_embd=16, init_embeddings=str(tmp_path / "w2v"))
+    with pytest.raises(TinytxError, match="not a word2vec run"):
+        classify(tmp_path / "bad", model="embedding", init_embeddings=str(tmp_path / "gru0"))
 
 
 def test_bad_input_gives_clear_errors(tmp_path):
     with pytest.raises(TinytxError, match="no column 'body'"):
-        train_classify(opts(tmp_path / "a", text_col="body"))
+        classify(tmp_path / "a", text_col="body")
     with pytest.raises(TinytxError, match="empty 'text'"):
-        train_classify(opts(tmp_path / "b", data=str(FIX / "empty_text.csv")))
+        classify(tmp_path / "b", data=str(FIX / "empty_text.csv"))
     with pytest.raises(TinytxError, match="--freeze body needs --init-from"):
-        train_classify(opts(tmp_path / "c", model="transformer", freeze="body"))
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing half-written
-    train_classify(opts(tmp_path / "ok", epochs=1))
+        classify(tmp_path / "c", model="transformer", freeze="body")
+    with pytest.raises(TinytxError, match="--init-from .* needs --model transformer"):
+        classify(tmp_path / "d", model="gru", init_from=str(tmp_path))
+    assert not any((tmp_path / n).exists() for n in "abcd")  # nothing half-written
+    classify(tmp_path / "ok", **{"train.epochs": 1})
     with pytest.raises(TinytxError, match="'politics' were not seen in training"):
-        evaluate_classify(tmp_path / "ok", str(FIX / "other_labels.csv"), device="cpu")
+        evaluate(tmp_path / "ok", str(FIX / "other_labels.csv"))
+    with pytest.raises(TinytxError, match="--data is required"):
+        get("classify").evaluate(tinytx.load_run(tmp_path / "ok"))
     with pytest.raises(TinytxError, match="text 1 is empty"):
-        predict(tmp_path / "ok", [" "])
+        predict(tinytx.load_run(tmp_path / "ok"), [" "])
     with pytest.raises(TinytxError, match="already holds a run"):
-        train_classify(opts(tmp_path / "ok"))
+        classify(tmp_path / "ok")

@@ -23,6 +23,8 @@ CLASSIFY_MODELS = ("bow", "embedding", "gru", "transformer")
 SEQ2SEQ_MODELS = ("transformer", "gru")
 TABULAR_MODELS = ("linear", "logistic", "softmax", "perceptron", "mlp")
 BOW_FEATURES = ("binary", "count", "tfidf")
+BOW_NGRAMS = (1, 2)
+FREEZES = ("none", "body")
 POSITIONS = ("learned", "sinusoidal")
 POOLINGS = ("cls", "mean")
 WORD2VEC_MODES = ("skipgram", "cbow")
@@ -80,7 +82,7 @@ class ClassifyOptions:
     val_fraction: float = opt(0.1, "random share of rows held out for validation")
     # bag of words
     features: str = opt("tfidf", "bow: feature values", choices=BOW_FEATURES)
-    ngrams: int = opt(1, "bow: 2 = words and word pairs", choices=(1, 2))
+    ngrams: int = opt(1, "bow: 2 = words and word pairs", choices=BOW_NGRAMS)
     min_df: int = opt(1, "bow: keep n-grams seen in at least this many texts")
     hidden: int = opt(0, "bow: 0 = softmax regression, > 0 = an MLP with this many hidden units")
     # words
@@ -101,7 +103,7 @@ class ClassifyOptions:
     dropout: float = opt(0.1, "dropout probability")
     # transfer learning
     init_from: str | None = opt(None, "transformer: a masked-LM run (tinytx train mlm) to start the encoder from")
-    freeze: str = opt("none", "body = train only the new head (needs --init-from)", choices=("none", "body"))
+    freeze: str = opt("none", "body = train only the new head (needs --init-from)", choices=FREEZES)
     init_embeddings: str | None = opt(None, "embedding/gru: a word2vec run whose vectors start the embeddings")
     freeze_embeddings: bool = opt(False, "keep the --init-embeddings vectors fixed")
     train: TrainConfig = opt(factory=lambda: TrainConfig(
@@ -176,11 +178,12 @@ class Seq2SeqOptions:
     model: str = opt("transformer", "model family", choices=SEQ2SEQ_MODELS)
     vocab_size: int = opt(8000, "BPE vocabulary size (per language unless --shared-vocab)")
     shared_vocab: bool = opt(False, "one BPE vocabulary (and one embedding) for both languages")
-    max_len: int = opt(128, "longest sentence in tokens (longer training pairs are skipped)")
+    max_len: int = opt(128, "longest sentence in tokens (longer training pairs are skipped, longer sources are cut "
+                            "when translating)")
     n_embd: int = opt(256, "model width (gru: embedding and hidden size)")
     n_layer: int = opt(3, "layers (transformer: encoder and decoder each)")
     n_head: int = opt(4, "attention heads (transformer)")
-    d_ff: int | None = opt(None, "feed-forward width (default 4 x --n-embd)")
+    d_ff: int | None = opt(None, "transformer feed-forward width (none = 4 x --n-embd)")
     dropout: float = opt(0.1, "dropout probability")
     label_smoothing: float = opt(0.1, "label smoothing of the target distribution")
     bucket: int = opt(50, "length-bucketing pool in batches (0 = plain shuffle)")

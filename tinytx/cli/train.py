@@ -130,8 +130,9 @@ def print_metrics(metrics: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(metrics))
         return
-    if report:
+    if report:  # it shows the per-label numbers; the lines below keep the scalars
         print(report + "\n")
+        metrics = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
     for k, v in metrics.items():
         if isinstance(v, float):
             print(f"{k:>16}: {v:.4f}")

@@ -3,7 +3,8 @@
 `nn.EmbeddingBag(mode="mean", padding_idx=0)` averages the embeddings of each row's real tokens in one kernel
 (padding id 0 is left out of the mean). With `bigram_buckets > 0`, each pair of neighbouring words is hashed
 into one of that many extra rows of the same table (fastText's trick: bigrams without a bigram vocabulary).
-The word rows can be initialised from a word2vec run (`load_word_vectors`), frozen (`freeze_word_vectors`) or fine-tuned.
+The word rows can be initialised from a word2vec run (`load_word_vectors`), frozen (`freeze_embeddings=True` in the
+config, so a model rebuilt from its config is frozen the same way) or fine-tuned.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class EmbeddingClassifierConfig:
     n_embd: int = 64
     bigram_buckets: int = 0  # 0 = words only
     dropout: float = 0.0
+    freeze_embeddings: bool = False  # the word rows get no gradient (vectors from a word2vec run)
 
 
 @register("embedding")
@@ -39,6 +41,8 @@ class EmbeddingClassifier(nn.Module):
             self.emb.weight[0].zero_()
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.n_embd, config.num_classes)
+        if config.freeze_embeddings:
+            self.freeze_word_vectors()
 
     def bigram_ids(self, ids, mask):
         """(B, L) word ids -> (B, L-1) hashed bigram ids in [vocab_size, vocab_size + buckets); 0 where padded."""

@@ -13,10 +13,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from ..specials import CLS_ID
 from .registry import register
 from .transformer.encoder import TransformerEncoder
-
-CLS_ID = 2  # the [BOS] token doubles as [CLS]: the encoder models put it in front of every text
 
 
 @dataclass
@@ -28,6 +27,7 @@ class GRUClassifierConfig:
     n_layer: int = 1
     bidirectional: bool = True
     dropout: float = 0.0
+    freeze_embeddings: bool = False  # the embedding table gets no gradient (vectors from a word2vec run)
 
 
 @register("gru_classifier")
@@ -44,6 +44,16 @@ class GRUClassifier(nn.Module):
                           dropout=c.dropout if c.n_layer > 1 else 0.0)
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden_size * (2 if c.bidirectional else 1), c.num_classes)
+        if c.freeze_embeddings:
+            self.emb.weight.requires_grad_(False)
+
+    def load_word_vectors(self, vectors: torch.Tensor) -> None:
+        """Copy (vocab_size, n_embd) word vectors (a word2vec run's) into the embedding table."""
+        c = self.config
+        if tuple(vectors.shape) != (c.vocab_size, c.n_embd):
+            raise ValueError(f"vectors of shape {tuple(vectors.shape)} do not fit ({c.vocab_size}, {c.n_embd})")
+        with torch.no_grad():
+            self.emb.weight.copy_(vectors)
 
     def forward(self, ids, mask=None):
         if mask is None:
@@ -83,6 +93,7 @@ def with_cls(ids, mask):
 class TransformerClassifierConfig(EncoderConfig):
     num_classes: int = 2
     pooling: str = "cls"  # cls | mean
+    freeze_body: bool = False  # train only the head (transfer learning with a frozen pretrained encoder)
 
     def __post_init__(self):
         if self.pooling not in ("cls", "mean"):
@@ -101,6 +112,8 @@ class TransformerClassifier(nn.Module):
         self.encoder = _encoder(config)
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.d_model, config.num_classes)
+        if config.freeze_body:
+            self.freeze_body()
 
     def forward(self, ids, mask=None):
         if mask is None:

@@ -129,8 +129,9 @@ def train(recipe, out: str | os.PathLike, options=None, given: dict[str, Any] | 
     run = RunDir(out)
     fields = recipe.options.DATA
     if resume:
-        if options is not None:
-            given = {**flatten(options), **given}
+        if options is not None:  # what these options set beyond the defaults, as if typed as flags
+            defaults = flatten(make(recipe.options, {"model": options.model} if hasattr(options, "model") else {}))
+            given = {**{k: v for k, v in flatten(options).items() if v != defaults[k]}, **given}
         meta = run.open(recipe.task)
         opts = resumed_options(meta.options, given, fields)
         check_same_data(opts, meta, fields)
