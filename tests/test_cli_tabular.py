@@ -51,8 +51,8 @@ def test_linear_regression_recovers_the_line(cli, tmp_path):
     assert evaluate(cli, run, LINE)["mse"] < 0.05
     for name in ("config.json", "model.safetensors", "trainer_state.pt", "metrics.jsonl"):
         assert (run / name).exists()
-    extra = json.loads((run / "config.json").read_text())["extra"]
-    assert extra["features"] == ["x"] and extra["kind"] == "regression" and len(extra["mean"]) == 1
+    info = json.loads((run / "config.json").read_text())["info"]
+    assert info["features"] == ["x"] and info["kind"] == "regression" and len(info["mean"]) == 1
 
 
 @pytest.mark.parametrize("batch_size", ["full", "1", "8"])
@@ -81,24 +81,24 @@ def test_softmax_on_three_blobs(cli, tmp_path):
 
 def test_perceptron_separates_the_separable_table(cli, tmp_path):
     run = tmp_path / "perc"
-    train(cli, run, "--model", "perceptron", "--data", SEPARABLE, "--target", "label", "--val-split", "0")
+    train(cli, run, "--model", "perceptron", "--data", SEPARABLE, "--target", "label", "--val-fraction", "0")
     assert evaluate(cli, run, SEPARABLE)["accuracy"] == 1.0
 
 
 def test_mlp_with_layers_activation_dropout_and_early_stopping(cli, tmp_path):
     run = tmp_path / "mlp"
-    train(cli, run, "--model", "mlp", "--data", BLOBS, "--target", "color", "--hidden", "16,8", "--activation",
+    train(cli, run, "--model", "mlp", "--data", BLOBS, "--target", "color", "--hidden-sizes", "16,8", "--activation",
           "tanh", "--dropout", "0.1", "--patience", "5", "--l2", "1e-4", "--epochs", "30")
     config = json.loads((run / "config.json").read_text())
-    assert config["model"]["config"]["hidden_sizes"] == [16, 8] and config["train"]["early_stopping_patience"] == 5
+    assert config["model"]["config"]["hidden_sizes"] == [16, 8] and config["train"]["patience"] == 5
     assert evaluate(cli, run, BLOBS)["accuracy"] > 0.95
 
 
 def test_mlp_regression_and_feature_choice(cli, tmp_path):
     run = tmp_path / "mlpreg"
     train(cli, run, "--model", "mlp", "--data", BLOBS, "--target", "x2", "--features", "x1", "--epochs", "20")
-    extra = json.loads((run / "config.json").read_text())["extra"]
-    assert extra["features"] == ["x1"] and extra["kind"] == "regression"
+    info = json.loads((run / "config.json").read_text())["info"]
+    assert info["features"] == ["x1"] and info["kind"] == "regression"
     assert "mse" in evaluate(cli, run, BLOBS)
 
 
@@ -118,11 +118,11 @@ def test_random_restarts_keep_the_best(cli, tmp_path):
     out = train(cli, run, "--model", "mlp", "--data", BLOBS, "--target", "color", "--restarts", "3",
                 "--epochs", "5")
     assert "3 restarts" in out
-    extra = json.loads((run / "config.json").read_text())["extra"]
-    losses = [r["loss"] for r in extra["restarts"]]
-    assert len(losses) == 3 and [r["seed"] for r in extra["restarts"]] == [1337, 1338, 1339]
+    info = json.loads((run / "config.json").read_text())["info"]
+    losses = [r["loss"] for r in info["restarts"]]
+    assert len(losses) == 3 and [r["seed"] for r in info["restarts"]] == [1337, 1338, 1339]
     chosen = json.loads((run / "config.json").read_text())["train"]["seed"]
-    assert extra["restarts"][losses.index(min(losses))]["seed"] == chosen
+    assert info["restarts"][losses.index(min(losses))]["seed"] == chosen
     assert evaluate(cli, run, BLOBS)["accuracy"] > 0.8
 
 
@@ -147,7 +147,7 @@ def test_plots(cli, tmp_path):
 
 
 def test_cost_surface_path_follows_descent(tmp_path, cli):
-    from tinytx.tabular import cost_surface
+    from tinytx.recipes.tabular import cost_surface
 
     run = tmp_path / "line"
     train(cli, run, "--data", LINE, "--target", "y", "--epochs", "30", "--batch-size", "full")
@@ -198,14 +198,15 @@ BAD = [
     (["--data", LINE, "--target", "y", "--epochs", "0"], "epochs"),
     (["--data", LINE, "--target", "y", "--momentum", "1.5"], "momentum"),
     (["--data", LINE, "--target", "y", "--nesterov"], "nesterov"),
-    (["--data", LINE, "--target", "y", "--val-split", "1"], "val-split"),
+    (["--data", LINE, "--target", "y", "--val-fraction", "1"], "val-fraction must be in [0, 1)"),
     (["--data", LINE, "--target", "y", "--restarts", "0"], "restarts"),
-    (["--data", LINE, "--target", "y", "--restarts", "2", "--val-split", "0"], "validation"),
+    (["--data", LINE, "--target", "y", "--restarts", "2", "--val-fraction", "0"], "validation"),
     (["--data", LINE, "--target", "y", "--model", "mlp", "--dropout", "1"], "dropout"),
     (["--data", BLOBS, "--target", "color", "--model", "logistic"], "exactly 2 classes"),
     (["--data", BLOBS, "--target", "color"], "'color' is not numeric"),
     (["--data", LINE, "--target", "y", "--device", "nonsense"], "device"),
-    (["--target", "y"], "--data and --target are required"),
+    (["--target", "y"], "--data is required"),
+    (["--data", LINE], "--target is required"),
 ]
 
 
@@ -258,7 +259,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(cli, t
     rc, _, err = cli("train", "tabular", "-o", run, "--no-progress", "--data", LINE, "--target", "y", "--lr", "10",
                      "--batch-size", "1", "--checkpoint-interval", "3", "--log-interval", "1")
     assert rc == 2 and "loss became" in err and "last good checkpoint" in err and err.count("\n") == 1
-    from tinytx.run import load_run
+    from tinytx.rundir import load_run
 
     model = load_run(run).model  # the kept checkpoint loads, and its weights are finite
     assert all(torch.isfinite(p).all() for p in model.parameters())
@@ -266,7 +267,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(cli, t
 
 # --- resume after SIGKILL / SIGINT of the CLI process ---------------------------------------------------------
 
-RESUME_ARGS = ["--model", "mlp", "--data", BLOBS, "--target", "color", "--hidden", "16", "--dropout", "0.2",
+RESUME_ARGS = ["--model", "mlp", "--data", BLOBS, "--target", "color", "--hidden-sizes", "16", "--dropout", "0.2",
                "--batch-size", "4", "--optimizer", "adam", "--lr", "0.01", "--max-steps", "600",
                "--checkpoint-interval", "25", "--eval-interval", "200", "--no-progress"]
 
@@ -323,7 +324,7 @@ def test_sigint_checkpoints_and_resume_is_bit_identical(tmp_path, uninterrupted,
     run = tmp_path / "run"
     proc = _spawn(run)
     _, err = _stop_after_first_checkpoint(proc, run, signal.SIGINT)
-    assert proc.returncode == 130 and "interrupted: checkpoint saved" in err
+    assert proc.returncode == 130 and "interrupted: SIGINT: checkpoint saved" in err
     step = torch.load(run / "trainer_state.pt", weights_only=True)["step"]
     assert 0 < step < 600
     out = train(cli, run, "--resume")  # in process this time

@@ -6,9 +6,16 @@ import torch
 
 from tinytx.engine import BinaryClassification, Classification, Perceptron, Regression, TrainConfig, Trainer
 from tinytx.models import build
-from tinytx.tabular import TabularOptions, prepare
+from tinytx.options import TabularOptions, make
+from tinytx.recipes.tabular import RECIPE
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tabular"
+
+
+def prepare(**given):
+    """The tabular recipe's reading of a table: (options, Prepared), nothing written."""
+    opts = make(TabularOptions, given)
+    return opts, RECIPE.prepare(opts, run=None, fitted=False)
 
 
 
@@ -49,10 +56,10 @@ def test_linear_regression_many_features_many_outputs():
 
 
 def test_logistic_regression_on_the_insurance_table():
-    p = prepare(TabularOptions(data=str(DATA / "insurance.csv"), target="insured", model="logistic", val_split=0))
-    assert p.extra["labels"] == ["no", "yes"]  # label-encoded: no -> 0, yes -> 1
+    opts, p = prepare(data=str(DATA / "insurance.csv"), target="insured", model="logistic", val_fraction=0)
+    assert p.info["labels"] == ["no", "yes"]  # label-encoded: no -> 0, yes -> 1
     torch.manual_seed(0)
-    model = build("logistic", p.model_config)
+    model = RECIPE.build_model(opts, p)
     trainer = fit(model, BinaryClassification(), p.train, batch_size="full", max_steps=300, lr=0.5)
     metrics = trainer.evaluate(trainer.train_data)
     assert metrics["accuracy"] >= 0.75
@@ -63,9 +70,9 @@ def test_logistic_regression_on_the_insurance_table():
 
 
 def test_softmax_regression_separates_three_blobs():
-    p = prepare(TabularOptions(data=str(DATA / "blobs.csv"), target="color", model="softmax", val_split=0.2))
+    opts, p = prepare(data=str(DATA / "blobs.csv"), target="color", model="softmax", val_fraction=0.2)
     torch.manual_seed(0)
-    model = build("softmax", p.model_config)
+    model = RECIPE.build_model(opts, p)
     trainer = fit(model, Classification(3), p.train, p.val, batch_size=16, epochs=20)
     assert trainer.evaluate()["accuracy"] > 0.95
     probs = model.predict_proba(p.val["x"])
@@ -73,8 +80,8 @@ def test_softmax_regression_separates_three_blobs():
 
 
 def test_perceptron_reaches_zero_errors_on_separable_data():
-    p = prepare(TabularOptions(data=str(DATA / "separable.csv"), target="label", model="perceptron", val_split=0))
-    model = build("perceptron", p.model_config)
+    opts, p = prepare(data=str(DATA / "separable.csv"), target="label", model="perceptron", val_fraction=0)
+    model = RECIPE.build_model(opts, p)
     assert model.weight.abs().sum() == 0  # Rosenblatt starts from zero
     trainer = fit(model, Perceptron(), p.train, batch_size=1, lr=1.0, epochs=30)
     assert trainer.evaluate(trainer.train_data)["errors"] == 0

@@ -27,8 +27,8 @@ from .specials import BOS_ID, UNK_ID
 def _check_options(temperature: float, top_k: int | None, top_p: float | None, max_new_tokens: int) -> None:
     if max_new_tokens < 0:
         raise TinytxError(f"max new tokens must be >= 0, got {max_new_tokens}")
-    if not temperature >= 0:  # NaN too
-        raise TinytxError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if not 0 <= temperature < float("inf"):  # NaN and inf too
+        raise TinytxError(f"temperature must be a number >= 0 (0 = greedy), got {temperature}")
     if top_k is not None and top_k < 1:
         raise TinytxError(f"top-k must be >= 1, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:  # NaN fails this too
@@ -55,7 +55,16 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
     return torch.multinomial(probs, 1, generator=generator)
 
 
+MAX_SEED = 2**63 - 1  # torch's generators take a signed 64-bit seed
+
+
+def _check_seed(seed: int | None) -> None:
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise TinytxError(f"seed must be between 0 and {MAX_SEED}, got {seed}")
+
+
 def _generator(seed: int | None, device: torch.device) -> torch.Generator:
+    _check_seed(seed)
     g = torch.Generator(device=device)
     if seed is None:
         g.seed()  # fresh entropy
@@ -188,6 +197,7 @@ def generate_text(
     if run.tokenizer is None:
         raise TinytxError(f"{run.path}: has no tokenizer.json")
     _check_options(temperature, top_k, top_p, max_new_tokens)
+    _check_seed(seed)
     ids = encode_prompt(run.tokenizer, prompt, unknown)
     device = next(run.model.parameters()).device
     idx = torch.tensor([ids], dtype=torch.long, device=device)

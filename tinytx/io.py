@@ -24,11 +24,21 @@ def _umask() -> int:
     return mask
 
 
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first ancestor of `path` that exists but is not a directory (so nothing can be made below it)."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
 def write_error(path: str | os.PathLike, e: OSError) -> TinytxError:
     if e.errno == errno.ENOSPC:
         return TinytxError(f"{path}: disk full, nothing was written (the previous version, if any, is kept)")
     if e.errno == errno.EISDIR or Path(path).is_dir():
         return TinytxError(f"{path}: is a directory; give a file name")
+    if e.errno in (errno.ENOTDIR, errno.EEXIST) and (blocker := _file_in_the_way(Path(path))) is not None:
+        return TinytxError(f"{path}: cannot write, {blocker} is a file, not a directory")
     return TinytxError(f"{path}: cannot write ({e.strerror or e})")
 
 
@@ -71,3 +81,5 @@ def read_json(path: str | os.PathLike) -> Any:
         raise TinytxError(f"{path}: is a directory, not a JSON file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise TinytxError(f"{path}: not valid JSON ({e})") from None
+    except OSError as e:  # not a directory on the way, no permission, an I/O error
+        raise TinytxError(f"{path}: cannot read ({e.strerror or e})") from None

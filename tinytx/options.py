@@ -202,7 +202,7 @@ class TabularOptions:
 
     data: str | None = opt(None, "CSV/TSV/JSONL table with a header row")
     target: str | None = opt(None, "target column (several, comma-separated, for multi-output regression)")
-    features: list[str] | None = opt(None, "comma-separated feature columns (default: all but the target)",
+    features: list[str] | None = opt(None, "comma-separated feature columns (none = all but the target)",
                                      parse=parse_names, metavar="A,B,...")
     model: str = opt("linear", "model", choices=TABULAR_MODELS)
     task: str = opt("auto", "mlp: auto = regression for numeric targets, classification for labels",

@@ -79,8 +79,9 @@ class RunMeta:
         if task not in OPTIONS:
             raise TinytxError(f"{where}: unknown task {task!r}")
         corrupt = f"{where / CONFIG}: corrupt run configuration"
-        model = config.get("model")
-        if not (isinstance(model, dict) and isinstance(model.get("name"), str) and isinstance(model.get("config"), dict)):
+        model = config.get("model")  # {} until the recipe has built the model (a start, a torchrun follower)
+        if not (isinstance(model, dict) and (model == {} or (isinstance(model.get("name"), str)
+                                                             and isinstance(model.get("config"), dict)))):
             raise TinytxError(f"{corrupt} (\"model\" must name a model and its config)")
         for key in ("options", "train", "info", "data"):
             if not isinstance(config.get(key, {}), dict):
@@ -226,6 +227,8 @@ def require(run_dir: str | os.PathLike, task: str | None = None) -> RunMeta:
 
 def build_saved_model(meta: RunMeta, run_dir: str | os.PathLike) -> nn.Module:
     """The model named in config.json, untrained; a config that does not build one is reported in one line."""
+    if not meta.model:
+        raise TinytxError(f"{run_dir}: has no model yet (the run never reached its first checkpoint)")
     try:
         return registry.build(meta.model["name"], meta.model["config"])
     except TinytxError:

@@ -57,9 +57,11 @@ def generate_command(args) -> None:
 
 
 def demo_command(args) -> None:
-    from ..errors import Interrupted
+    from ..errors import Interrupted, TinytxError
     from ..recipes.lm import demo
 
+    if args.max_new_tokens < 0:  # before the training, not after it
+        raise TinytxError(f"--max-new-tokens must be >= 0, got {args.max_new_tokens}")
     result = demo(out=args.out, minutes=args.minutes, max_steps=args.max_steps, data=args.data, device=args.device,
                   progress=not args.no_progress, prompt=args.prompt, new_tokens=args.max_new_tokens, seed=args.seed)
     if result.get("interrupted"):

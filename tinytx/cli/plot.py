@@ -66,7 +66,7 @@ def plot_losses(run_dir: str | Path):
 
 def plot_cost_surface(run_dir: str | Path, data: str | None = None):
     """Contours of the MSE over (w, b) with the path gradient descent took (standardised-feature coordinates)."""
-    from ..tabular import cost_surface
+    from ..recipes.tabular import cost_surface
 
     W, B, Z, path = cost_surface(run_dir, data)
     plt = _pyplot()

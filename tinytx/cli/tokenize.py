@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -51,34 +52,68 @@ def train(args: argparse.Namespace) -> None:
     if args.kind == "unigram":
         options.update(normalize=args.normalize)
     for f in args.files:  # check every file before the (slow) training
+        if Path(f).is_dir():
+            raise TinytxError(f"{f}: is a directory, not a text file")
         if not Path(f).is_file():
             raise TinytxError(f"{f}: file not found")
+    if Path(args.out).is_dir():  # before the training, not after it
+        raise TinytxError(f"{args.out}: is a directory; give a file name")
     texts = (read_text(f) for f in args.files)
     tok = train_tokenizer(args.kind, texts, vocab_size=args.vocab_size, min_frequency=args.min_frequency, **options)
     tok.save(args.out)
     print(f"{args.kind} tokenizer with {tok.vocab_size} tokens -> {args.out}")
+    if args.vocab_size and args.kind != "char" and tok.vocab_size < args.vocab_size:
+        warn(f"asked for {args.vocab_size} tokens, the text supports only {tok.vocab_size}")
+
+
+def warn(message: str) -> None:
+    print(f"tinytx: warning: {message}", file=sys.stderr)
+
+
+def unknown_share(path) -> float:
+    """The share of [UNK] ids in a token file (read in chunks: the file may be larger than memory)."""
+    from ..data.encode import load_tokens
+    from ..specials import UNK_ID
+
+    tokens, unknown, step = load_tokens(path), 0, 1 << 24
+    for i in range(0, len(tokens), step):
+        unknown += int((tokens[i : i + step] == UNK_ID).sum())
+    return unknown / len(tokens) if len(tokens) else 0.0
 
 
 def encode(args: argparse.Namespace) -> None:
-    from ..data.encode import encode_file, split_tokens
+    from ..data.encode import encode_file, sidecar_path, split_tokens
     from ..errors import TinytxError
     from ..tokenizers import load_tokenizer
 
     if args.val_fraction is not None and not 0 < args.val_fraction < 1:
         raise TinytxError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+    if Path(args.out).is_dir():
+        raise TinytxError(f"{args.out}: is a directory; give a file name")
     tok = load_tokenizer(args.tokenizer)
     meta = encode_file(tok, args.file, args.out, progress=not args.quiet)
     print(f"{meta['count']:,} tokens ({meta['dtype']}) -> {args.out}")
+    share = unknown_share(args.out)
+    if share > 0:
+        warn(f"{share:.1%} of the tokens are [UNK]: the tokenizer does not cover this text")
     if args.val_fraction is not None:
         stem = str(args.out)[:-4] if str(args.out).endswith(".bin") else str(args.out)
-        tr, va = split_tokens(args.out, args.val_fraction, f"{stem}.train.bin", f"{stem}.val.bin")
+        try:
+            tr, va = split_tokens(args.out, args.val_fraction, f"{stem}.train.bin", f"{stem}.val.bin")
+        except TinytxError:  # the command failed as a whole: take back the file it just wrote
+            for made in (Path(args.out), sidecar_path(args.out)):
+                made.unlink(missing_ok=True)
+            raise
         print(f"split: {tr['count']:,} train -> {stem}.train.bin, {va['count']:,} val -> {stem}.val.bin")
 
 
 def decode(args: argparse.Namespace) -> None:
     from ..data.encode import decode_file
+    from ..errors import TinytxError
     from ..tokenizers import load_tokenizer
 
+    if Path(args.out).is_dir():
+        raise TinytxError(f"{args.out}: is a directory; give a file name")
     decode_file(load_tokenizer(args.tokenizer), args.file, args.out)
     print(f"-> {args.out}")
 

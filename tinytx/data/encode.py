@@ -40,6 +40,8 @@ def read_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -> Iter
 def read_sized_chunks(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[str, int]]:
     """read_chunks, with each piece's size in bytes (for the progress bar)."""
     path = Path(path)
+    if path.is_dir():
+        raise TinytxError(f"{path}: is a directory, not a text file")
     if not path.is_file():
         raise TinytxError(f"{path}: file not found")
     if path.stat().st_size == 0:
@@ -136,17 +138,34 @@ def encode_file(
     return meta
 
 
-def load_tokens(path: str | os.PathLike) -> np.memmap:
-    """Memory-map a .bin written by encode_file (its dtype comes from the sidecar)."""
-    path = Path(path)
-    if not path.is_file():
-        raise TinytxError(f"{path}: token file not found")
+def read_sidecar(path: str | os.PathLike) -> dict:
+    """The checked sidecar of a token file: an integer dtype, a count >= 0 (and whatever else encode_file wrote)."""
     side = sidecar_path(path)
     if not side.is_file():
         raise TinytxError(f"{path}: no sidecar {side.name} naming its dtype")
     meta = read_json(side)
+    bad = f"{side}: not a token-file sidecar"
     if not isinstance(meta, dict) or "dtype" not in meta or "count" not in meta:
-        raise TinytxError(f"{side}: not a token-file sidecar (needs dtype and count)")
+        raise TinytxError(f"{bad} (needs dtype and count)")
+    try:
+        dtype = np.dtype(meta["dtype"])
+    except TypeError:
+        raise TinytxError(f"{bad} (unknown dtype {meta['dtype']!r})") from None
+    if dtype.kind not in "ui":
+        raise TinytxError(f"{bad} (dtype {meta['dtype']!r} is not an integer type)")
+    if not isinstance(meta["count"], int) or isinstance(meta["count"], bool) or meta["count"] < 0:
+        raise TinytxError(f"{bad} (count {meta['count']!r} is not a number of tokens)")
+    return meta
+
+
+def load_tokens(path: str | os.PathLike) -> np.memmap:
+    """Memory-map a .bin written by encode_file (its dtype comes from the sidecar)."""
+    path = Path(path)
+    if path.is_dir():
+        raise TinytxError(f"{path}: is a directory, not a token file")
+    if not path.is_file():
+        raise TinytxError(f"{path}: token file not found")
+    meta = read_sidecar(path)
     if path.stat().st_size != meta["count"] * np.dtype(meta["dtype"]).itemsize:
         raise TinytxError(f"{path}: size does not match its sidecar ({meta['count']} {meta['dtype']} tokens); "
                           "the file is truncated or was replaced")
@@ -160,11 +179,11 @@ def split_tokens(path: str | os.PathLike, val_fraction: float, train_out, val_ou
     if not 0 < val_fraction < 1:
         raise TinytxError(f"val fraction must be between 0 and 1, got {val_fraction}")
     tokens = load_tokens(path)
-    meta = json.loads(sidecar_path(path).read_text())
+    meta = read_sidecar(path)
     n_val = max(1, int(round(len(tokens) * val_fraction)))
     cut = len(tokens) - n_val
     if cut < 1:
-        raise TinytxError(f"{meta['source']}: too little text ({len(tokens)} tokens) to split into train and val")
+        raise TinytxError(f"{meta.get('source', path)}: too little text ({len(tokens)} tokens) to split into train and val")
     metas = []
     for out, lo, hi in ((train_out, 0, cut), (val_out, cut, len(tokens))):
         with atomic_path(out) as tmp, open(tmp, "wb") as f:
@@ -183,17 +202,22 @@ def decode_file(tokenizer: Tokenizer, src: str | os.PathLike, out: str | os.Path
     that ends a line (encode_file encodes line by line, so such tokens are where lines end).
     """
     tokens = load_tokens(src)
-    meta = json.loads(sidecar_path(src).read_text())
-    if meta["vocab_size"] != tokenizer.vocab_size or meta.get("tokenizer_hash") != tokenizer_hash(tokenizer):
-        raise TinytxError(
-            f"{src}: was encoded with a different tokenizer ({meta['tokenizer_kind']}, vocab {meta['vocab_size']})"
-        )
+    meta = read_sidecar(src)
+    if meta.get("vocab_size") != tokenizer.vocab_size or meta.get("tokenizer_hash") != tokenizer_hash(tokenizer):
+        if "vocab_size" not in meta or "tokenizer_hash" not in meta:
+            raise TinytxError(f"{sidecar_path(src)}: does not name the tokenizer the tokens were made with "
+                              "(no vocab_size / tokenizer_hash); it was not written by `tinytx tokenize encode`")
+        raise TinytxError(f"{src}: was encoded with a different tokenizer ({meta.get('tokenizer_kind', '?')}, "
+                          f"vocab {meta['vocab_size']})")
     ends_line = np.array([tokenizer.decode([i], skip_special=False).endswith("\n") for i in range(tokenizer.vocab_size)])
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
         start = 0
         while start < len(tokens):
             end = min(len(tokens), start + chunk)
             ids = np.asarray(tokens[start:end]).astype(np.int64)
+            if ids.size and int(ids.max()) >= tokenizer.vocab_size:
+                raise TinytxError(f"{src}: holds token id {int(ids.max())}, beyond the tokenizer's vocabulary of "
+                                  f"{tokenizer.vocab_size}; the file is corrupt")
             if end < len(tokens) and tokenizer.kind != "char":
                 cuts = np.flatnonzero(ends_line[ids])
                 if len(cuts):

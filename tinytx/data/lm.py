@@ -42,9 +42,12 @@ class LMWindows:
     def __init__(self, tokens, block_size: int, batch_size: int, seed: int = 0, vocab_size: int | None = None):
         self.tokens = load_tokens(tokens) if isinstance(tokens, (str, os.PathLike)) else np.asarray(tokens)
         self.block_size, self.batch_size, self.seed = block_size, batch_size, seed
+        if block_size < 1 or not isinstance(batch_size, int) or batch_size < 1:
+            raise TinytxError(f"block size and batch size must be >= 1, got {block_size} and {batch_size}")
         if len(self.tokens) < block_size + 1:
+            where = f"{tokens}: " if isinstance(tokens, (str, os.PathLike)) else ""
             raise TinytxError(
-                f"only {len(self.tokens)} tokens of data, fewer than one window of {block_size + 1}; "
+                f"{where}only {len(self.tokens)} tokens of data, fewer than one window of {block_size + 1}; "
                 "use a smaller block size or more text"
             )
         if vocab_size is not None and len(self.tokens) and int(self.tokens.max()) >= vocab_size:

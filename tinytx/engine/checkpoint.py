@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_model, save_model
 from torch import nn
 
@@ -30,16 +31,42 @@ def save_weights(model: nn.Module, path: str | os.PathLike) -> None:
         save_model(model, tmp)
 
 
+def first_line(e: BaseException) -> str:
+    """The informative line of a library's (often multi-line) message: an error message stays one line."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    detail = [line for line in lines[1:] if not line.endswith(":")]
+    return (detail[0] if lines and lines[0].endswith(":") and detail else lines[0] if lines else type(e).__name__)
+
+
+def _check_weight_kinds(model: nn.Module, path: str | os.PathLike) -> None:
+    """Refuse a file whose tensors are integers where the model has floats (or the reverse): loading would
+    silently convert them into a different model."""
+    params = model.state_dict()
+    with safe_open(str(path), framework="pt") as f:
+        for name in f.keys():
+            if name in params:
+                saved = f.get_slice(name).get_dtype()
+                saved_float = saved.upper().startswith(("F", "BF"))
+                if saved_float != params[name].is_floating_point():
+                    raise TinytxError(f"{path}: weight {name} is stored as {saved}, the model needs "
+                                      f"{str(params[name].dtype).replace('torch.', '')}; the file does not belong "
+                                      "to this model")
+
+
 def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
     if not Path(path).exists():
         raise TinytxError(f"{path}: no weights file (was the run trained to its first checkpoint?)")
     try:
+        _check_weight_kinds(model, path)
         load_model(model, str(path), strict=True)
+    except TinytxError:
+        raise
     except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
-        raise TinytxError(f"{path}: weights do not fit the model in config.json ({first})") from None
+        raise TinytxError(f"{path}: weights do not fit the model in config.json ({first_line(e)})") from None
+    except OSError as e:
+        raise TinytxError(f"{path}: cannot read ({e.strerror or e})") from None
     except Exception as e:  # safetensors' own error for a truncated or corrupt file
-        raise TinytxError(f"{path}: not a readable safetensors file, truncated or corrupt ({e})") from None
+        raise TinytxError(f"{path}: not a readable safetensors file, truncated or corrupt ({first_line(e)})") from None
 
 
 def save_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> None:
@@ -76,10 +103,27 @@ def save_trainer_state(run_dir: str | os.PathLike, state: dict[str, Any]) -> Non
 
 
 def load_trainer_state(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The resumable state, checked: a truncated, corrupt or foreign file (or one holding NaN weights) is refused
+    in one line, before anything is restored from it."""
     path = Path(run_dir) / STATE
     if not path.exists():
         raise TinytxError(f"{run_dir}: nothing to resume (no {STATE}); start without --resume")
+    corrupt = f"{path}: not a trainer state this tinytx can read (truncated, corrupt or not made by tinytx)"
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a corrupt or foreign file: say so in one line
-        raise TinytxError(f"{path}: cannot read trainer state ({type(e).__name__}: {e})") from None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (PermissionError, IsADirectoryError) as e:
+        raise TinytxError(f"{path}: cannot read ({e.strerror or e})") from None
+    except Exception as e:  # a corrupt or foreign file: say so in one line (torch's own message is a page long)
+        detail = str(e).split("WeightsUnpickler error:")[-1] if "WeightsUnpickler" in str(e) else str(e)
+        detail = " ".join(detail.split()).split(" Check the documentation")[0]
+        raise TinytxError(f"{corrupt} ({type(e).__name__}{': ' + detail if detail else ''})") from None
+    need = {"step": int, "model": dict, "optimizer": dict, "rng": dict}
+    missing = [k for k, tp in need.items() if not isinstance(state, dict) or not isinstance(state.get(k), tp)]
+    if missing:
+        raise TinytxError(f"{corrupt} (missing {', '.join(missing)})")
+    for name, t in state["model"].items():
+        if not isinstance(t, torch.Tensor):
+            raise TinytxError(f"{corrupt} (weight {name} is not a tensor)")
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise TinytxError(f"{path}: weight {name} holds NaN or inf; the trainer state is corrupt")
+    return state

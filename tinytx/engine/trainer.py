@@ -348,7 +348,7 @@ class Trainer:
                 last = self.step == self.max_steps
                 do_eval = self.val_data is not None and (self.step % self.eval_interval == 0 or last)
                 do_ckpt = cfg.checkpoint_interval is not None and self.step % cfg.checkpoint_interval == 0
-                if self.step % cfg.log_interval == 0 or last or do_eval or do_ckpt:
+                if self.step % (cfg.log_interval or 10) == 0 or last or do_eval or do_ckpt:
                     # one device sync per log interval, not per step
                     n_window = float(window_targets)
                     mean = float(window_loss) / max(n_window, 1.0)

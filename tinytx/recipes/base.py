@@ -165,6 +165,7 @@ def train(recipe, out: str | os.PathLike, options=None, given: dict[str, Any] | 
                               "examples per step")
         if getattr(opts, "restarts", 1) > 1:
             result = _restarts(recipe, opts, prep, task, cfg, run, meta, dist)
+            model = prep.state["model"]  # the restart that was kept
         else:
             trainer = Trainer(model, task, prep.train, prep.val, cfg, out_dir=run.path, run_info=meta.to_json(),
                               callbacks=[*prep.callbacks, *callbacks], resume=resume)

@@ -25,7 +25,7 @@ from ..errors import TinytxError
 from ..generate import generate_text
 from ..models import build
 from ..options import LM_MODELS, LMOptions
-from ..rundir import TRAIN_TOKENS, VAL_TOKENS, Run, RunDir, RunMeta, load_run, require
+from ..rundir import CONFIG, TRAIN_TOKENS, VAL_TOKENS, Run, RunDir, RunMeta, load_run, require
 from ..specials import UNK_ID
 from ..tokenizers import load_tokenizer, train_tokenizer
 from ..tokenizers.base import check_text_bytes
@@ -82,6 +82,10 @@ class LMRecipe:
             raise TinytxError(f"--val-fraction must be between 0 and 1, got {opts.val_fraction}")
         if fitted:  # the run's own tokenizer and token files
             tokenizer = run.load_tokenizer()
+            saved = run.meta().model.get("config", {}).get("block_size")  # none yet for a torchrun follower
+            if saved is not None and saved != self.context(opts):  # options and model disagree: an edited file
+                raise TinytxError(f"{run / CONFIG}: corrupt run configuration (its options give a context of "
+                                  f"{self.context(opts)} tokens, its model {saved})")
         else:
             data = text_file(opts.data)
             if opts.tokenizer in TRAINED_KINDS:

@@ -43,6 +43,11 @@ def train_tokenizer(kind: str, texts, vocab_size: int | None = None, min_frequen
                           f"got {list(special)}")
     if vocab_size is not None and vocab_size < 1:
         raise TinytxError(f"vocab size must be positive, got {vocab_size}")
+    if kind == "unigram" and vocab_size is not None and vocab_size <= len(SPECIAL_TOKENS):  # else sentencepiece's
+        raise TinytxError(f"vocab size {vocab_size} leaves no room for tokens after the {len(SPECIAL_TOKENS)} special "
+                          "tokens")  # own INTERNAL error; the other kinds say what the alphabet needs
+    if min_frequency < 1:
+        raise TinytxError(f"min frequency must be >= 1, got {min_frequency}")
     if kind == "bpe":
         min_frequency = max(min_frequency, 2) if min_frequency == 1 else min_frequency
     return KINDS[kind].train(texts, vocab_size=vocab_size, min_frequency=min_frequency, **options)
