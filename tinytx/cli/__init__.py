@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 
 from ..errors import Interrupted, TinytxError
-from . import classify, lm, plot, seq2seq, tokenize, train
+from . import classify, export, lm, plot, seq2seq, tokenize, train
 
 
 @dataclass
@@ -34,7 +34,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, CLI]:
     train_parser.set_defaults(func=lambda args: _usage(train_parser))
     train.register(cli)
     train.add_eval_parser(top)
-    for module in (lm, classify, seq2seq, tokenize, plot):
+    for module in (lm, classify, seq2seq, tokenize, plot, export):
         module.register(cli)
     parser.set_defaults(func=lambda args: _usage(parser))
     return parser, cli
