@@ -267,11 +267,11 @@ ARGPARSE = [
 
 @pytest.mark.parametrize("template", ARGPARSE)
 def test_unparsable_flag_is_a_usage_error(template, files, run, tmp_path, capsys):
-    """argparse's own errors: exit 2 with its usage line and an `error:` line, no traceback."""
+    """A flag argparse cannot parse: exit 2 and one line, like every other error."""
     with pytest.raises(SystemExit) as e:
         main(expand(template, {**files, "run": run, "new": tmp_path / "new"}))
     err = capsys.readouterr().err
-    assert e.value.code == 2 and "error:" in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert e.value.code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("tinytx: error:")
 
 
 # --- corrupted runs ------------------------------------------------------------------------------------------------
@@ -606,3 +606,20 @@ def test_uncovered_text_warns_with_the_unk_rate(files, run, tmp_path, capsys):
     assert "[UNK]" in capsys.readouterr().err
     assert main(["eval", str(run), "--data", str(files["corpus"]), "--device", "cpu"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_run_killed_before_its_first_checkpoint(files, run, tmp_path, capsys):
+    """kill -9 while the data was being prepared: config.json with no model yet, no checkpoint. Nothing claims a
+    checkpoint, and the same command (or the demo) simply starts again."""
+    out = copy_run(run, tmp_path)
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "model": {}, "info": {}}))
+    for name in ("trainer_state.pt", "model.safetensors", "metrics.jsonl"):
+        (out / name).unlink()
+    one_line_error(main(["train", "lm", "--out", str(out), "--resume", "--max-steps", "6", "--no-progress"]), capsys,
+                   "never reached its first checkpoint")
+    one_line_error(main(["eval", str(out), "--device", "cpu"]), capsys, "never reached its first checkpoint")
+    demo = shutil.copytree(out, tmp_path / "demo")
+    assert main(["train", "lm", "--data", str(files["corpus"]), "--out", str(out), "--max-steps", "6", *TINY]) == 0
+    assert main(["demo", "--out", str(demo), "--data", str(files["corpus"]), "--max-steps", "2", "--no-progress",
+                 "--device", "cpu", "--prompt", "All", "--max-new-tokens", "3"]) == 0

@@ -4,6 +4,8 @@
     RUN/model.safetensors    the weights to use (the best ones when there was validation data)
     RUN/trainer_state.pt     everything resume needs (last weights, optimizer, RNG, step, callbacks)
     RUN/metrics.jsonl        one line per log step / evaluation
+    RUN/tensorboard/         the same numbers as TensorBoard event files (--log tensorboard)
+    RUN/data/                a language model's token files; a copy of standard input (--data -)
     RUN/tokenizer.json ...   what the recipe needs to rebuild its inputs (tokenizer, src_tokenizer, features)
 
 A directory is *ours* when its config.json carries FORMAT. tinytx only ever writes into an empty directory or one
@@ -22,7 +24,7 @@ from torch import nn
 
 from . import __version__
 from .engine import pick_device
-from .engine.checkpoint import BEST, CONFIG, METRICS, STATE, WEIGHTS, load_weights
+from .engine.checkpoint import BEST, CONFIG, METRICS, STATE, TENSORBOARD, WEIGHTS, load_weights
 from .errors import TinytxError
 from .features import BowFeaturizer
 from .generate import generate_text
@@ -37,6 +39,9 @@ FORMAT = "tinytx-run/1"
 TOKENIZER, SRC_TOKENIZER, FEATURES = "tokenizer.json", "src_tokenizer.json", "features.json"
 CONFUSION, DATA_DIR = "confusion_matrix.json", "data"
 TRAIN_TOKENS, VAL_TOKENS = f"{DATA_DIR}/train.bin", f"{DATA_DIR}/val.bin"  # a language-model run's token files
+# `--data -`: standard input, copied into the run once (then read like a file, and by --resume); tables as csv
+STDIN_TEXT, STDIN_CSV = f"{DATA_DIR}/stdin.txt", f"{DATA_DIR}/stdin.csv"
+STDINS = (STDIN_TEXT, STDIN_CSV)
 # every file a run can hold; nothing else is ever removed
 OWN_FILES = (CONFIG, WEIGHTS, BEST, STATE, METRICS, TOKENIZER, SRC_TOKENIZER, FEATURES, CONFUSION)
 TASK_NAMES = {"lm": "language-model", "classify": "classification", "mlm": "masked-LM", "word2vec": "word2vec",
@@ -88,9 +93,7 @@ class RunMeta:
                 raise TinytxError(f"{corrupt} (\"{key}\" must be an object)")
         try:
             options = from_dict(OPTIONS[task], {**config.get("options", {}), "train": config.get("train", {})})
-        except TinytxError as e:
-            raise TinytxError(f"{corrupt} ({e})") from None
-        except (TypeError, ValueError) as e:
+        except (TinytxError, TypeError, ValueError) as e:  # a hand-edited value: TrainConfig's checks, or a type
             raise TinytxError(f"{corrupt} ({e})") from None
         return cls(task, model, options, config.get("info", {}), config.get("data", {}))
 
@@ -169,10 +172,16 @@ class RunDir:
         data = self.path / DATA_DIR
         if data.is_dir():
             for f in data.iterdir():
-                if f.suffix in (".bin", ".json") or f.name.endswith(TMP_SUFFIX):
+                if f.suffix in (".bin", ".json") or f.name.endswith(TMP_SUFFIX) or f"{DATA_DIR}/{f.name}" in STDINS:
                     f.unlink()
             if not any(data.iterdir()):
                 data.rmdir()
+        events = self.path / TENSORBOARD
+        if events.is_dir():
+            for f in events.glob("events.out.tfevents.*"):
+                f.unlink()
+            if not any(events.iterdir()):
+                events.rmdir()
         self.remove_stale_temp_files()
 
     def remove_stale_temp_files(self) -> None:

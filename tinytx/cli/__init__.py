@@ -17,6 +17,13 @@ from ..errors import Interrupted, TinytxError
 from . import classify, export, lm, plot, seq2seq, tokenize, train
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line like every other error (and the same exit code, 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"tinytx: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 @dataclass
 class CLI:
     top: argparse._SubParsersAction
@@ -26,7 +33,7 @@ class CLI:
 def build_parser() -> tuple[argparse.ArgumentParser, CLI]:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(prog="tinytx", description="Train small NLP models on your text.")
+    parser = Parser(prog="tinytx", description="Train small NLP models on your text.")
     parser.add_argument("--version", action="version", version=f"tinytx {__version__}")
     top = parser.add_subparsers(dest="command", metavar="COMMAND")
     train_parser = top.add_parser("train", help="train a model (lm, classify, mlm, word2vec, seq2seq, tabular)")

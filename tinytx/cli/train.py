@@ -37,7 +37,7 @@ def _parser_for(parse, name: str):
         try:
             return parse(text)
         except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"invalid value for {name}: {text!r}") from None
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}") from None
 
     return convert
 
@@ -110,16 +110,28 @@ def train_command(args: argparse.Namespace) -> None:
 
 
 def eval_command(args: argparse.Namespace) -> None:
+    import tempfile
+    from pathlib import Path
+
     from ..engine import pick_device
+    from ..io import STDIN, copy_stdin
     from ..recipes import get
-    from ..rundir import load_run, require
+    from ..rundir import STDIN_TEXT, load_run, require
 
     if args.batch_size < 1:
         raise TinytxError(f"--batch-size must be >= 1, got {args.batch_size}")
     meta = require(args.run)
     run = load_run(args.run, device=str(pick_device(args.device)))
-    metrics = get(meta.task).evaluate(run, data=args.data, src=args.src, tgt=args.tgt, beam=args.beam,
-                                      batch_size=args.batch_size, device=args.device)
+    recipe = get(meta.task)
+    inputs = {"data": args.data, "src": args.src, "tgt": args.tgt}
+    piped = [name for name, value in inputs.items() if value == STDIN]
+    if len(piped) > 1:
+        raise TinytxError(f"{' and '.join('--' + n for n in piped)} are all '-': standard input can be read only once")
+    with tempfile.TemporaryDirectory(prefix="tinytx-") as tmp:
+        if piped:  # standard input into a file named as the recipe reads it (stdin.txt, or stdin.csv for tables)
+            name = Path(getattr(recipe, "stdin_copy", STDIN_TEXT)).name
+            inputs[piped[0]] = str(copy_stdin(Path(tmp) / name, f"--{piped[0]} -"))
+        metrics = recipe.evaluate(run, **inputs, beam=args.beam, batch_size=args.batch_size, device=args.device)
     print_metrics(metrics, args.json)
 
 
@@ -145,10 +157,10 @@ def print_metrics(metrics: dict, as_json: bool) -> None:
 def add_eval_parser(top) -> None:
     ev = top.add_parser("eval", help="evaluate a trained run (any recipe)")
     ev.add_argument("run", help="run directory")
-    ev.add_argument("--data", help="data file (csv for tabular/classify, text for lm/mlm/word2vec); "
-                                   "default for lm: the run's own validation split")
-    ev.add_argument("--src", help="source sentences (seq2seq)")
-    ev.add_argument("--tgt", help="reference translations (seq2seq)")
+    ev.add_argument("--data", help="data file (csv for tabular/classify, text for lm/mlm/word2vec; - reads standard "
+                                   "input); default for lm: the run's own validation split")
+    ev.add_argument("--src", help="source sentences (seq2seq; - reads standard input)")
+    ev.add_argument("--tgt", help="reference translations (seq2seq; - reads standard input)")
     ev.add_argument("--beam", type=int, default=4, help="beam size (seq2seq)")
     ev.add_argument("--batch-size", type=int, default=64, help="evaluation batch size")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

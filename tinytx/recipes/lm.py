@@ -197,7 +197,7 @@ def demo(out: str = "runs/demo", minutes: float = 2.0, max_steps: int | None = N
     directory is refused."""
     run_dir = RunDir(out)
     replace = False
-    if run_dir.is_ours():
+    if run_dir.is_ours() and run_dir.has_checkpoint():  # one killed before its first checkpoint holds no work
         meta: RunMeta = require(out)
         if not (meta.task == "lm" and meta.info.get("demo")):
             raise TinytxError(f"{out}: holds a tinytx run that the demo did not make; choose another --out")
