@@ -12,7 +12,8 @@ def register(cli) -> None:
 
     t = sub.add_parser("train", help="train a tokenizer on text files")
     t.add_argument("files", nargs="+", help="UTF-8 text files")
-    t.add_argument("--kind", choices=["char", "word", "bpe", "unigram"], required=True)
+    t.add_argument("--kind", required=True, metavar="KIND", help="char, word, bpe or unigram (checked against "
+                   "tinytx.tokenizers.KINDS when the command runs)")
     t.add_argument("--vocab-size", type=int, default=None, help="target size (bpe/unigram/word; char checks it)")
     t.add_argument("--min-frequency", type=int, default=1)
     t.add_argument("--lowercase", action="store_true", help="word: lowercase before splitting")

@@ -14,14 +14,6 @@ from typing import Any
 from ..errors import Interrupted, TinytxError
 from ..options import OPTIONS, fields
 
-HELP = {
-    "lm": "train a language model (gpt, rnn, gru, lstm, bigram, mlp_lm) on a text file",
-    "classify": "train a text classifier (bow, embedding, gru, transformer) on a labelled CSV/JSONL file",
-    "mlm": "pretrain a transformer encoder as a BERT-style masked LM on raw text (then classify --init-from)",
-    "word2vec": "train word vectors (skip-gram or CBOW with negative sampling)",
-    "seq2seq": "train a translation model (transformer or gru) on parallel text files",
-    "tabular": "train linear/logistic/softmax regression, a perceptron or an MLP on a CSV table",
-}
 
 
 def _base_type(tp) -> Any:
@@ -90,7 +82,8 @@ def _get(obj, dotted: str):
 
 def register(cli) -> None:
     for task, cls in OPTIONS.items():
-        p = cli.train.add_parser(task, help=HELP[task], description=(cls.__doc__ or "").strip())
+        doc = (cls.__doc__ or "").strip()
+        p = cli.train.add_parser(task, help=doc.split(":", 1)[-1].strip().rstrip("."), description=doc)
         p.add_argument("--out", "-o", required=True, help="the run directory (created; never one tinytx did not make)")
         p.add_argument("--resume", action="store_true",
                        help="continue the run in --out exactly where it stopped, with its saved options")

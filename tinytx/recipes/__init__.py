@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 
 from ..errors import TinytxError
+from ..options import OPTIONS
 
-MODULES = {"lm": "lm", "classify": "classify", "mlm": "mlm", "word2vec": "word2vec", "seq2seq": "seq2seq",
-           "tabular": "tabular"}
+MODULES = {task: task for task in OPTIONS}  # tinytx/recipes/<task>.py holds RECIPE for each task in options.py
 
 
 def get(task: str):
