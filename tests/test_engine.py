@@ -213,3 +213,17 @@ def test_minutes_with_max_steps_only_limits(tmp_path, monkeypatch):
     trainer = Trainer(linear(), Regression(), line(), None, cfg(max_steps=10**6, minutes=0.5))  # 30 "seconds"
     result = trainer.fit()
     assert result["max_steps"] == 10**6 and result["step"] < 100 and "time budget" in result["stopped"]
+
+
+def test_dtype_auto_picks_bf16_only_where_it_pays(monkeypatch):
+    import tinytx.engine.trainer as trainer_module
+
+    cpu = torch.device("cpu")
+    wide = build("gpt", {"vocab_size": 11, "block_size": 8, "n_layer": 1, "n_head": 6, "n_embd": 384})
+    narrow = build("gpt", {"vocab_size": 11, "block_size": 8, "n_layer": 1, "n_head": 4, "n_embd": 128})
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16_matmul", lambda: True)
+    assert trainer_module.resolve_dtype("auto", cpu, wide) == "bf16"
+    assert trainer_module.resolve_dtype("auto", cpu, narrow) == "fp32"  # MLP's 512-wide input does not count
+    assert trainer_module.resolve_dtype("fp32", cpu, wide) == "fp32"
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16_matmul", lambda: False)
+    assert trainer_module.resolve_dtype("auto", cpu, wide) == "fp32"

@@ -13,7 +13,8 @@ from ..errors import TinytxError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "exponential", "invsqrt", "cosine")
-DTYPES = ("fp32", "bf16", "fp16")
+DTYPES = ("auto", "fp32", "bf16", "fp16")
+LOGGERS = ("jsonl", "tensorboard")  # metrics.jsonl is always written; tensorboard adds event files
 
 
 def opt(default: Any = None, help: str = "", *, choices=None, factory=None, cli: bool = True, flag: str | None = None,
@@ -78,6 +79,8 @@ class TrainConfig:
                                           "(none = once per epoch, or every 200 steps)")
     eval_batches: int | None = opt(None, "cap on validation batches per evaluation (none = all)")
     log_interval: int | None = opt(10, "steps between logged training losses (none = sized by the recipe, or 10)")
+    log: str = opt("jsonl", "where metrics go: metrics.jsonl always; tensorboard adds event files in RUN/tensorboard/ "
+                            "(needs tinytx[tensorboard])", choices=LOGGERS)
     checkpoint_interval: int | None = opt(None, "steps between extra checkpoints (none = only at evaluations and the end)")
     patience: int | None = opt(None, "early stopping: evaluations without improvement before stopping")
     early_stopping_metric: str = opt("loss", cli=False)
@@ -85,7 +88,9 @@ class TrainConfig:
     restore_best: bool = opt(True, cli=False)  # with validation data: end with the best weights
     # hardware
     device: str = opt("auto", "auto, cpu, cuda, cuda:N or mps")
-    dtype: str = opt("fp32", "compute dtype (bf16 autocast on CPU/GPU, fp16 on GPU)", choices=DTYPES)
+    dtype: str = opt("auto", "compute dtype: auto = bf16 autocast where it pays (a GPU with bf16; a CPU with "
+                                    "native bf16 matmul and a model at least 384 wide), else fp32; fp16 on GPU only",
+                    choices=DTYPES)
     compile: bool = opt(False, "torch.compile the model")
     threads: int | None = opt(None, "CPU threads for torch (none = torch's choice)")
     seed: int = opt(1337, "random seed (weights, data order, dropout)")
@@ -127,6 +132,8 @@ class TrainConfig:
             bad(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             bad(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.log not in LOGGERS:
+            bad(f"log must be one of {', '.join(LOGGERS)}, got {self.log!r}")
         if self.dtype not in DTYPES:
             bad(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if not (0 < self.lr < float("inf")):
