@@ -14,6 +14,7 @@ context_size/2 tokens). Until the window is full both give identical tokens (tes
 """
 from __future__ import annotations
 
+import secrets
 from typing import Callable
 
 import torch
@@ -134,16 +135,21 @@ def encode_prompt(tokenizer, prompt: str, unknown: str = "error") -> list[int]:
     """Prompt -> ids. Characters/pieces the tokenizer does not know: a clear error, or [UNK] with unknown="unk"."""
     if unknown not in ("error", "unk"):
         raise TinytxError(f"unknown must be 'error' or 'unk', got {unknown!r}")
+    unk = getattr(tokenizer, "unk_id", UNK_ID)  # an imported tokenizer has its own (or none)
+    # a char tokenizer with byte fallback spells characters outside its alphabet as bytes the model never saw
+    unseen = getattr(tokenizer, "unknown_chars", lambda text: [])
     if prompt == "":
         ids = tokenizer.encode("\n")  # what nanoGPT starts from; falls back to [BOS]
-        return ids if ids and UNK_ID not in ids else [BOS_ID]
+        bos = getattr(tokenizer, "bos_id", BOS_ID)
+        return ids if (ids and (unk is None or unk not in ids) and not unseen("\n")) or bos is None else [bos]
     ids = list(tokenizer.encode(prompt))
-    if UNK_ID in ids and unknown == "error":
-        bad = sorted({c for c in prompt if UNK_ID in tokenizer.encode(c)})
+    if unknown == "error" and ((unk is not None and unk in ids) or unseen(prompt)):
+        bad = sorted({c for c in prompt if unk is not None and unk in tokenizer.encode(c)} | set(unseen(prompt)))
         shown = ", ".join(repr(c) for c in bad) if bad else "some of its text"
         raise TinytxError(
             f"the prompt contains characters the tokenizer does not know ({shown}); "
-            "remove them, or pass --unknown unk (unknown='unk') to replace them with [UNK]"
+            "remove them, or pass --unknown unk (unknown='unk') to go on anyway ([UNK] in their place, or their "
+            "bytes for a char tokenizer with byte fallback)"
         )
     if not ids:
         raise TinytxError("the prompt encodes to no tokens")
@@ -208,3 +214,19 @@ def generate_text(
     if streamer is not None:
         streamer.flush()
     return prompt + run.tokenizer.decode(out[0, len(ids):].tolist())
+
+
+def sample_seeds(seed: int | None, num_samples: int) -> list[int]:
+    """One seed per sample: seed, seed + 1, ... (sample i is what seed + i gives alone), so the same seed gives the
+    same samples however many are asked for. Without a seed, a random base seed (show it to repeat the samples)."""
+    if num_samples < 1:
+        raise TinytxError(f"num samples must be >= 1, got {num_samples}")
+    _check_seed(seed)
+    base = secrets.randbelow(MAX_SEED + 1) if seed is None else seed
+    return [(base + i) % (MAX_SEED + 1) for i in range(num_samples)]
+
+
+def generate_samples(run, prompt: str, num_samples: int, seed: int | None = None, **kwargs) -> list[str]:
+    """`num_samples` continuations of `prompt`, each from its own seed stream (see sample_seeds); the keyword
+    arguments are generate_text's."""
+    return [generate_text(run, prompt, seed=s, **kwargs) for s in sample_seeds(seed, num_samples)]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,3 +85,22 @@ def read_json(path: str | os.PathLike) -> Any:
         raise TinytxError(f"{path}: not valid JSON ({e})") from None
     except OSError as e:  # not a directory on the way, no permission, an I/O error
         raise TinytxError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+STDIN = "-"  # a data option given as '-' reads standard input
+
+
+def copy_stdin(path: str | os.PathLike, what: str = "standard input") -> Path:
+    """Standard input, read to its end once, into `path` (atomically): `--data -` then reads like any file.
+
+    Empty input is refused in one line that names `what` (the flag that asked for it)."""
+    source = getattr(sys.stdin, "buffer", None)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        if source is not None:
+            shutil.copyfileobj(source, f, 1 << 20)
+        else:  # a text stream with no bytes underneath (a test's StringIO)
+            for block in iter(lambda: sys.stdin.read(1 << 20), ""):
+                f.write(block.encode("utf-8"))
+        if f.tell() == 0:
+            raise TinytxError(f"{what}: standard input is empty; pipe the data in (`... | tinytx ...`) or give a file")
+    return Path(path)

@@ -14,6 +14,9 @@ def register(cli) -> None:
     g.add_argument("--top-k", type=int, default=None, help="sample from the k most likely tokens")
     g.add_argument("--top-p", type=float, default=None, help="sample from the smallest set with this much probability")
     g.add_argument("--seed", type=int, default=None, help="same seed -> same text")
+    g.add_argument("--num-samples", type=int, default=1,
+                   help="samples to generate, each under a '--- sample i/N (seed S) ---' line; sample i uses seed "
+                        "--seed + i - 1, so the same --seed gives the same samples")
     g.add_argument("--stream", action="store_true", help="print tokens as they are generated")
     g.add_argument("--unknown", default="error", choices=["error", "unk"],
                    help="prompt characters the tokenizer does not know: error, or replace with [UNK]")
@@ -36,24 +39,27 @@ def register(cli) -> None:
 
 def generate_command(args) -> None:
     from ..engine import pick_device
-    from ..generate import generate_text
+    from ..generate import generate_text, sample_seeds
     from ..rundir import load_run
 
+    # one seed per sample (checked before the run is loaded); a single sample keeps --seed as it is
+    seeds = [args.seed] if args.num_samples == 1 else sample_seeds(args.seed, args.num_samples)
     run = load_run(args.run, device=str(pick_device(args.device)), task="lm")
 
     def write(piece: str) -> None:
         sys.stdout.write(piece)
         sys.stdout.flush()
 
-    if args.stream:
-        write(args.prompt)
-    text = generate_text(run, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                         top_k=args.top_k, top_p=args.top_p, seed=args.seed, stream_callback=write if args.stream else None,
-                         unknown=args.unknown, use_cache=not args.no_cache)
-    if args.stream:
-        sys.stdout.write("\n")
-    else:
-        print(text)
+    for i, seed in enumerate(seeds, start=1):
+        if len(seeds) > 1:
+            write(f"--- sample {i}/{len(seeds)} (seed {seed}) ---\n")
+        if args.stream:
+            write(args.prompt)
+        text = generate_text(run, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                             top_k=args.top_k, top_p=args.top_p, seed=seed,
+                             stream_callback=write if args.stream else None, unknown=args.unknown,
+                             use_cache=not args.no_cache)
+        write("\n" if args.stream else text + "\n")
 
 
 def demo_command(args) -> None:

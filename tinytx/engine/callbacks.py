@@ -127,6 +127,51 @@ class JSONLLogger(Callback):
         self._write(trainer, {"step": trainer.step, **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}})
 
 
+def summary_writer():
+    """torch's TensorBoard SummaryWriter class; TensorBoard is an optional extra, imported only when asked for."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise TinytxError("--log tensorboard needs TensorBoard: pip install 'tinytx[tensorboard]'") from None
+    return SummaryWriter
+
+
+class TensorBoardLogger(Callback):
+    """The same numbers as metrics.jsonl, as TensorBoard scalars in `log_dir` (rank 0 only): `train/loss`,
+    `train/lr`, `train/targets_per_s` at each log step, `val/<metric>` at each evaluation.
+
+    Resumable: each session writes a new event file, and a resumed one starts it with `purge_step` = the checkpoint's
+    step + 1, so TensorBoard drops whatever an earlier session logged past that checkpoint (a kill between
+    checkpoints), as JSONLLogger drops those lines; the steps trained again are then logged once."""
+
+    def __init__(self, log_dir: str | os.PathLike):
+        self.log_dir, self.writer_class, self.writer = Path(log_dir), summary_writer(), None
+
+    def on_train_start(self, trainer):
+        try:
+            self.writer = self.writer_class(str(self.log_dir), purge_step=trainer.step + 1 if trainer.step else None)
+        except OSError as e:
+            raise TinytxError(f"{self.log_dir}: cannot write ({e.strerror or e})") from None
+
+    def _add(self, trainer, prefix: str, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(f"{prefix}/{key}", value, trainer.step)
+        self.writer.flush()  # what a later kill -9 cannot take back, as metrics.jsonl's lines
+
+    def on_step_end(self, trainer, logs):
+        if "loss" in logs:
+            self._add(trainer, "train", logs)
+
+    def on_eval_end(self, trainer, metrics):
+        self._add(trainer, "val", metrics)
+
+    def on_train_end(self, trainer):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
 class ProgressBar(Callback):
     """A tqdm bar with loss, learning rate and targets per second (tokens or examples, as the Task counts them)."""
 

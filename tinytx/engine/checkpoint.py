@@ -1,4 +1,5 @@
-"""The files the Trainer writes: config.json, model.safetensors, best.safetensors, trainer_state.pt, metrics.jsonl.
+"""The files the Trainer writes: config.json, model.safetensors, best.safetensors, trainer_state.pt, metrics.jsonl
+(and tensorboard/ with --log tensorboard).
 
 The engine owns these names; tinytx.rundir names the rest of a run directory and re-exports these.
 
@@ -23,6 +24,7 @@ from ..errors import TinytxError
 from ..io import atomic_path, write_json
 
 CONFIG, WEIGHTS, STATE, METRICS, BEST = "config.json", "model.safetensors", "trainer_state.pt", "metrics.jsonl", "best.safetensors"
+TENSORBOARD = "tensorboard"  # the folder of TensorBoard event files (--log tensorboard)
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import TinytxError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "step", "exponential", "invsqrt", "cosine")
+SCHEDULES = ("constant", "step", "exponential", "invsqrt", "cosine", "linear")
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 LOGGERS = ("jsonl", "tensorboard")  # metrics.jsonl is always written; tensorboard adds event files
 
@@ -69,7 +69,7 @@ class TrainConfig:
     warmup_steps: int = opt(0, "linear learning-rate warm-up steps")
     decay_rate: float = opt(0.5, "step/exponential schedules: lr factor per --decay-steps")
     decay_steps: int = opt(1000, "step/exponential/invsqrt schedules: steps per decay")
-    min_lr: float | None = opt(None, "cosine floor (none = lr / 10)")
+    min_lr: float | None = opt(None, "cosine and linear schedules: the last step's lr (none = lr / 10)")
     # penalties added to the loss, on weight matrices (not biases or norms)
     l1: float = opt(0.0, "L1 penalty on weights (drives useless ones to 0)")
     l2: float = opt(0.0, "L2 penalty on weights")
@@ -167,7 +167,7 @@ class TrainConfig:
 
     @property
     def floor_lr(self) -> float:
-        """The cosine schedule's floor."""
+        """The cosine and linear schedules' floor."""
         return self.lr / 10 if self.min_lr is None else self.min_lr
 
     def to_dict(self) -> dict[str, Any]:

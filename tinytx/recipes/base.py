@@ -10,6 +10,7 @@ A recipe answers four questions, and two optional ones:
     evaluate(run, **kw)         metrics of a trained run on data (`tinytx eval`)
     summary(opts, result, prep) optional: the report line
     finish(run, model, prep)    optional: files written after training (a confusion matrix)
+and may name where `--data -` (standard input) is copied: `stdin_copy = STDIN_CSV` for tables (default STDIN_TEXT).
 """
 from __future__ import annotations
 
@@ -23,16 +24,18 @@ import torch
 from torch import nn
 
 from ..engine import Task, TrainConfig, Trainer, best_of_restarts, pick_device, seed_everything
+from ..engine.callbacks import summary_writer
 from ..engine.checkpoint import WEIGHTS, save_weights
 from ..engine.distributed import Dist, setup as setup_dist, teardown
 from ..errors import TinytxError
+from ..io import STDIN, copy_stdin
 from ..models import registry
 from ..options import flatten, get, make, with_values
-from ..rundir import Run, RunDir, RunMeta, build_saved_model, file_hash
+from ..rundir import STDIN_TEXT, Run, RunDir, RunMeta, build_saved_model, file_hash
 
 # what may change on --resume; everything else must equal the saved run
 MAY_CHANGE_ON_RESUME = ("train.max_steps", "train.minutes", "train.device", "train.threads",
-                        "train.checkpoint_interval", "train.progress")
+                        "train.checkpoint_interval", "train.progress", "train.log")
 
 
 @dataclass
@@ -75,7 +78,7 @@ def resumed_options(saved, given: dict[str, Any], data_fields: tuple[str, ...]):
         elif name in current and value != current[name]:
             raise TinytxError(f"{flag(name)} {value} differs from the run's {current[name]}; a resumed run keeps its "
                               f"options (only --max-steps, --minutes, --device, --threads, --checkpoint-interval, "
-                              f"--progress and the same data may change): start a new run to change it")
+                              f"--progress, --log and the same data may change): start a new run to change it")
     return with_values(saved, changes)
 
 
@@ -90,6 +93,14 @@ def check_same_data(opts, meta: RunMeta, fields: tuple[str, ...]) -> None:
         if path and before and Path(path).is_file() and file_hash(path) != before:
             raise TinytxError(f"{path}: is not the data the run started with (its contents changed); resume needs "
                               "the same data, or start a new run")
+
+
+def stdin_option(values: dict[str, Any], fields: tuple[str, ...]) -> str | None:
+    """The data option given as '-' (standard input), or None; standard input can be read only once."""
+    named = [f for f in fields if values.get(f) == STDIN]
+    if len(named) > 1:
+        raise TinytxError(f"{' and '.join(flag(f) for f in named)} are all '-': standard input can be read only once")
+    return named[0] if named else None
 
 
 # --- torchrun: rank 0 prepares, the others follow -------------------------------------------------------------
@@ -128,19 +139,31 @@ def train(recipe, out: str | os.PathLike, options=None, given: dict[str, Any] | 
     given = dict(given or {})
     run = RunDir(out)
     fields = recipe.options.DATA
+    # `--data -`: a new run copies standard input into the run before anything reads it; the data hash, the recipe
+    # and --resume then read that copy like any file
+    stdin_copy, reading = run / getattr(recipe, "stdin_copy", STDIN_TEXT), None
     if resume:
         if options is not None:  # what these options set beyond the defaults, as if typed as flags
             defaults = flatten(make(recipe.options, {"model": options.model} if hasattr(options, "model") else {}))
             given = {**{k: v for k, v in flatten(options).items() if v != defaults[k]}, **given}
         meta = run.open(recipe.task)
+        if (name := stdin_option(given, fields)) is not None:  # the copy made at the start; stdin is not read
+            if not stdin_copy.is_file():
+                raise TinytxError(f"{run.path}: holds no copy of standard input ({stdin_copy.name}); it was not "
+                                  f"started with {flag(name)} -, give its data file")
+            given[name] = str(stdin_copy)
         opts = resumed_options(meta.options, given, fields)
         check_same_data(opts, meta, fields)
     else:
         opts = options if options is not None else make(recipe.options, given)
+        if (reading := stdin_option({f: get(opts, f) for f in fields}, fields)) is not None:
+            opts = with_values(opts, {reading: str(stdin_copy)})
         for name in recipe.options.REQUIRED:
             if not get(opts, name):
                 raise TinytxError(f"{flag(name)} is required (unless you --resume a run)")
         meta = RunMeta(recipe.task, {}, opts, data=data_hashes(opts, fields))
+    if opts.train.log == "tensorboard":
+        summary_writer()  # a missing extra is said before any work
     if opts.train.threads:
         torch.set_num_threads(opts.train.threads)
     started_dist = not torch.distributed.is_available() or not torch.distributed.is_initialized()
@@ -149,6 +172,12 @@ def train(recipe, out: str | os.PathLike, options=None, given: dict[str, Any] | 
         run.create(meta, replace=replace)
     t0 = time.perf_counter()
     try:
+        if reading is not None:
+            if dist.enabled:
+                raise TinytxError(f"{flag(reading)} -: torchrun's processes cannot share standard input; give a file")
+            copy_stdin(stdin_copy, f"{flag(reading)} -")
+            meta.data = data_hashes(opts, fields)
+            run.write_config(meta)
         prep = _prepare(recipe, opts, run, resume, dist)
         seed_everything(opts.train.seed)
         if resume:

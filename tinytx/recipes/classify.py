@@ -27,7 +27,7 @@ from ..io import read_json, write_json
 from ..models import build
 from ..options import CLASSIFY_MODELS, ClassifyOptions
 from ..predict import run_inputs
-from ..rundir import CONFUSION, FEATURES, Run, RunDir, load_model, require
+from ..rundir import CONFUSION, FEATURES, STDIN_CSV, Run, RunDir, load_model, require
 from ..tokenizers import train_tokenizer
 from .base import Prepared, default_summary
 
@@ -57,6 +57,7 @@ def check_options(opts: ClassifyOptions) -> None:
 class ClassifyRecipe:
     task = "classify"
     options = ClassifyOptions
+    stdin_copy = STDIN_CSV  # `--data -` is a CSV table
 
     def prepare(self, opts: ClassifyOptions, run: RunDir, fitted: bool) -> Prepared:
         check_options(opts)

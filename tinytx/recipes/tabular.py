@@ -30,7 +30,7 @@ from ..errors import TinytxError
 from ..io import write_json
 from ..models import build
 from ..options import ACTIVATIONS, TABULAR_MODELS, TABULAR_TASKS, TabularOptions, parse_names
-from ..rundir import CONFUSION, METRICS, Run, RunDir, load_run
+from ..rundir import CONFUSION, METRICS, STDIN_CSV, Run, RunDir, load_run
 from .base import Prepared, default_summary
 
 
@@ -275,6 +275,7 @@ def confusion(model, info: dict, batch: dict[str, torch.Tensor]) -> list[list[in
 class TabularRecipe:
     task = "tabular"
     options = TabularOptions
+    stdin_copy = STDIN_CSV  # `--data -` is a CSV table
 
     def prepare(self, opts: TabularOptions, run: RunDir, fitted: bool) -> Prepared:
         """Read, check and encode the table. Its transformation is recomputed from the table and the options even
