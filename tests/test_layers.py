@@ -1,7 +1,7 @@
 """The package's layers, checked from the source: no import cycles (imports inside functions count), and no module
 imports a floor above its own. Floors, top to bottom:
 
-    cli  ->  recipes  ->  rundir  ->  engine, data, features, options, generate/translate/predict, metrics
+    cli  ->  recipes, export  ->  rundir  ->  engine, data, features, options, generate/translate/predict, metrics
          ->  tokenizers, models  ->  errors, io, specials
 """
 import ast
@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parents[1] / "tinytx"
 
 FLOORS = [  # (prefix, floor); the longest matching prefix wins
     ("tinytx.cli", 6), ("tinytx.__main__", 6),
-    ("tinytx.recipes", 5),
+    ("tinytx.recipes", 5), ("tinytx.export", 5),
     ("tinytx.rundir", 4),
     ("tinytx.engine", 3), ("tinytx.data", 3), ("tinytx.features", 3), ("tinytx.options", 3),
     ("tinytx.generate", 3), ("tinytx.translate", 3), ("tinytx.predict", 3), ("tinytx.metrics", 3),
