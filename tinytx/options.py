@@ -49,7 +49,7 @@ def parse_sizes(text: str) -> list[int]:
 class LMOptions:
     """`tinytx train lm`: a language model on a text file."""
 
-    data: str | None = opt(None, "a UTF-8 text file (its last --val-fraction is validation)")
+    data: str | None = opt(None, "a UTF-8 text file (its last --val-fraction is validation); - reads standard input")
     model: str = opt("gpt", "model family", choices=LM_MODELS)
     tokenizer: str = opt("char", "char, bpe, or a saved tokenizer.json")
     vocab_size: int = opt(1024, "bpe vocabulary size")
@@ -62,6 +62,9 @@ class LMOptions:
     dropout: float = opt(0.0, "dropout probability")
     positions: str = opt("learned", "position encoding (gpt)", choices=POSITIONS)
     bias: bool = opt(True, "biases in linear layers and layer norms (gpt)")
+    init_from: str | None = opt(None, "a language-model run to start from (fine-tuning; e.g. one made by tinytx "
+                                      "import hf): its weights and tokenizer, and its model shape (a different "
+                                      "--model/--n-layer/... is refused)", metavar="RUN")
     train: TrainConfig = opt(factory=lambda: TrainConfig(
         max_steps=2000, batch_size=32, lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1, schedule="cosine",
         warmup_steps=100, grad_clip=1.0, eval_interval=250, eval_batches=50))
@@ -75,7 +78,8 @@ class LMOptions:
 class ClassifyOptions:
     """`tinytx train classify`: a text classifier on a CSV/JSONL file with a text and a label column."""
 
-    data: str | None = opt(None, "training file (.csv, .tsv, .jsonl, optionally .gz)")
+    data: str | None = opt(None, "training file (.csv, .tsv, .jsonl, optionally .gz); - reads a CSV from "
+                                 "standard input")
     text_col: str = opt("text", "column with the text")
     label_col: str = opt("label", "column with the label")
     model: str = opt("bow", "classifier", choices=CLASSIFY_MODELS)
@@ -123,7 +127,8 @@ class ClassifyOptions:
 class MLMOptions:
     """`tinytx train mlm`: BERT-style masked-LM pretraining of a transformer encoder on raw text."""
 
-    data: str | None = opt(None, "text file (one example per line) or csv/jsonl with --text-col")
+    data: str | None = opt(None, "text file (one example per line) or csv/jsonl with --text-col; - reads "
+                                 "text from standard input")
     text_col: str = opt("text", "column with the text (csv/jsonl)")
     val_fraction: float = opt(0.05, "random share of texts held out for validation")
     vocab_size: int = opt(20_000, "words kept")
@@ -149,7 +154,8 @@ class MLMOptions:
 class Word2VecOptions:
     """`tinytx train word2vec`: word vectors by skip-gram or CBOW with negative sampling."""
 
-    data: str | None = opt(None, "text file (read line by line) or csv/jsonl with --text-col")
+    data: str | None = opt(None, "text file (read line by line) or csv/jsonl with --text-col; - reads text "
+                                 "from standard input")
     text_col: str = opt("text", "column with the text (csv/jsonl)")
     mode: str = opt("skipgram", "training objective", choices=WORD2VEC_MODES)
     n_embd: int = opt(100, "vector size")
@@ -159,8 +165,12 @@ class Word2VecOptions:
     vocab_size: int = opt(30_000, "words kept")
     lowercase: bool = opt(True, "lowercase the text")
     subsample: float = opt(1e-3, "frequent-word sub-sampling threshold t (0 = off)")
+    share_negatives: int = opt(16, "examples that share one draw of noise words (1 = each its own, as word2vec; "
+                                   "more is faster); --batch-size must be a multiple of it")
+    # word2vec's own schedule: plain SGD, lr 0.025 per example (the recipe steps the batch's mean loss with
+    # lr x batch size) falling linearly to 0.0001; an epoch is every position with its whole window
     train: TrainConfig = opt(factory=lambda: TrainConfig(
-        epochs=1, batch_size=512, optimizer="adam", lr=5e-3, schedule="cosine", min_lr=2.5e-4, restore_best=False))
+        epochs=5, batch_size=4096, optimizer="sgd", lr=0.025, schedule="linear", min_lr=1e-4, restore_best=False))
 
     PRESETS: ClassVar[dict] = {}
     DATA: ClassVar[tuple[str, ...]] = ("data",)
@@ -171,7 +181,7 @@ class Word2VecOptions:
 class Seq2SeqOptions:
     """`tinytx train seq2seq`: a translation model on parallel text files (line i of --src <-> line i of --tgt)."""
 
-    src: str | None = opt(None, "source-language sentences, one per line")
+    src: str | None = opt(None, "source-language sentences, one per line (- = standard input, for one of the files)")
     tgt: str | None = opt(None, "their translations, one per line")
     val_src: str | None = opt(None, "validation source sentences")
     val_tgt: str | None = opt(None, "validation translations")
@@ -200,7 +210,7 @@ class Seq2SeqOptions:
 class TabularOptions:
     """`tinytx train tabular`: linear/logistic/softmax regression, a perceptron or an MLP on a CSV table."""
 
-    data: str | None = opt(None, "CSV/TSV/JSONL table with a header row")
+    data: str | None = opt(None, "CSV/TSV/JSONL table with a header row; - reads a CSV from standard input")
     target: str | None = opt(None, "target column (several, comma-separated, for multi-output regression)")
     features: list[str] | None = opt(None, "comma-separated feature columns (none = all but the target)",
                                      parse=parse_names, metavar="A,B,...")

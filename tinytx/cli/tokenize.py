@@ -1,4 +1,4 @@
-"""`tinytx tokenize train|encode|decode|show`."""
+"""`tinytx tokenize train|encode|decode|show|export`."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +42,12 @@ def register(cli) -> None:
     s.add_argument("--tokenizer", required=True)
     s.set_defaults(func=show)
 
+    x = sub.add_parser("export", help="write a tokenizer as a Hugging Face tokenizers file (same ids on any text)")
+    x.add_argument("--tokenizer", required=True, help="a tinytx tokenizer JSON")
+    x.add_argument("--format", choices=["hf"], default="hf", help="hf: a file tokenizers.Tokenizer.from_file loads")
+    x.add_argument("-o", "--out", required=True, help="the file to write")
+    x.set_defaults(func=export)
+
 
 def train(args: argparse.Namespace) -> None:
     from ..errors import TinytxError
@@ -71,14 +77,16 @@ def warn(message: str) -> None:
     print(f"tinytx: warning: {message}", file=sys.stderr)
 
 
-def unknown_share(path) -> float:
-    """The share of [UNK] ids in a token file (read in chunks: the file may be larger than memory)."""
+def unknown_share(path, unk: int | None = None) -> float:
+    """The share of [UNK] ids in a token file (read in chunks: the file may be larger than memory). `unk`: the
+    tokenizer's own unknown id (an imported byte-level BPE has none); [UNK] when not given."""
     from ..data.encode import load_tokens
     from ..specials import UNK_ID
 
+    unk = UNK_ID if unk is None else unk
     tokens, unknown, step = load_tokens(path), 0, 1 << 24
     for i in range(0, len(tokens), step):
-        unknown += int((tokens[i : i + step] == UNK_ID).sum())
+        unknown += int((tokens[i : i + step] == unk).sum())
     return unknown / len(tokens) if len(tokens) else 0.0
 
 
@@ -94,7 +102,10 @@ def encode(args: argparse.Namespace) -> None:
     tok = load_tokenizer(args.tokenizer)
     meta = encode_file(tok, args.file, args.out, progress=not args.quiet)
     print(f"{meta['count']:,} tokens ({meta['dtype']}) -> {args.out}")
-    share = unknown_share(args.out)
+    unknown = meta.get("unk_count") or 0  # counted while encoding
+    share = unknown / meta["count"] if meta["count"] else 0.0
+    if tok.kind == "word":  # a word tokenizer's coverage is worth knowing even when it is complete
+        print(f"[UNK]: {share:.2%} of the tokens ({unknown:,})", file=sys.stderr)
     if share > 0:
         warn(f"{share:.1%} of the tokens are [UNK]: the tokenizer does not cover this text")
     if args.val_fraction is not None:
@@ -127,3 +138,9 @@ def show(args: argparse.Namespace) -> None:
     print(f"{len(ids)} tokens")
     for i in ids:
         print(f"{i:>7}  {tok.id_to_token(i)!r}")
+
+
+def export(args: argparse.Namespace) -> None:
+    from ..export.tokenizer import export_tokenizer
+
+    print(export_tokenizer(args.tokenizer, args.out, args.format))

@@ -25,7 +25,9 @@ from ..errors import TinytxError
 from ..generate import generate_text
 from ..models import build
 from ..options import LM_MODELS, LMOptions
-from ..rundir import CONFIG, TRAIN_TOKENS, VAL_TOKENS, Run, RunDir, RunMeta, load_run, require
+from ..rundir import (
+    CONFIG, TOKENIZER, TRAIN_TOKENS, VAL_TOKENS, WEIGHTS, Run, RunDir, RunMeta, load_model, load_run, require,
+)
 from ..specials import UNK_ID
 from ..tokenizers import load_tokenizer, train_tokenizer
 from ..tokenizers.base import check_text_bytes
@@ -47,10 +49,11 @@ def warn(message: str) -> None:
     print(f"tinytx: warning: {message}", file=sys.stderr)
 
 
-def unknown_share(tokens: np.ndarray, what: str) -> None:
-    """A tokenizer that does not cover the text turns it into [UNK]: say how much, never silently."""
-    if len(tokens):
-        share = float(np.count_nonzero(np.asarray(tokens) == UNK_ID)) / len(tokens)
+def unknown_share(tokens: np.ndarray, what: str, unk: int | None = UNK_ID) -> None:
+    """A tokenizer that does not cover the text turns it into [UNK]: say how much, never silently. `unk` is the
+    tokenizer's own unknown id (an imported byte-level BPE has none: it covers every text)."""
+    if len(tokens) and unk is not None:
+        share = float(np.count_nonzero(np.asarray(tokens) == unk)) / len(tokens)
         if share > 0:
             warn(f"{share:.1%} of the {what} tokens are [UNK]: the tokenizer does not cover this text")
 
@@ -63,6 +66,8 @@ class LMRecipe:
         self.demo = demo
 
     def prepare(self, opts: LMOptions, run: RunDir, fitted: bool) -> Prepared:
+        if opts.init_from and not (fitted and run.meta().model):  # a new run (or a torchrun follower of one)
+            adopt_shape(opts)
         if opts.model not in LM_MODELS:
             raise TinytxError(f"unknown language model {opts.model!r}; choose one of {', '.join(LM_MODELS)}")
         for name in ("block_size", "n_layer", "n_head", "n_embd", "hidden_size"):
@@ -88,7 +93,9 @@ class LMRecipe:
                                   f"{self.context(opts)} tokens, its model {saved})")
         else:
             data = text_file(opts.data)
-            if opts.tokenizer in TRAINED_KINDS:
+            if opts.init_from:  # the ids the pretrained weights index
+                tokenizer = RunDir(opts.init_from).load_tokenizer()
+            elif opts.tokenizer in TRAINED_KINDS:
                 tokenizer = train_tokenizer(opts.tokenizer, [str(data)], vocab_size=opts.vocab_size)
             elif Path(opts.tokenizer).is_file():
                 tokenizer = load_tokenizer(opts.tokenizer)
@@ -97,7 +104,7 @@ class LMRecipe:
                                   "none of these")
             run.save_tokenizer(tokenizer)
             encode_text_file(tokenizer, data, run / TRAIN_TOKENS, run / VAL_TOKENS, val_fraction=opts.val_fraction)
-            unknown_share(load_tokens(run / TRAIN_TOKENS), "training")
+            unknown_share(load_tokens(run / TRAIN_TOKENS), "training", tokenizer.unk_id)
         V, cfg = tokenizer.vocab_size, opts.train
         block = self.context(opts)
         train_data = LMWindows(run / TRAIN_TOKENS, block, cfg.batch_size, cfg.seed, V)
@@ -112,6 +119,8 @@ class LMRecipe:
     def build_model(self, opts: LMOptions, prep: Prepared) -> torch.nn.Module:
         """The shared flags mapped onto the chosen model's config fields."""
         V = prep.state["vocab_size"]
+        if opts.init_from:
+            return pretrained(opts, V)
         if opts.model == "gpt":
             config = dict(vocab_size=V, block_size=opts.block_size, n_layer=opts.n_layer, n_head=opts.n_head,
                           n_embd=opts.n_embd, dropout=opts.dropout, bias=opts.bias, positions=opts.positions)
@@ -140,6 +149,9 @@ class LMRecipe:
         (or of `data`, tokenized with the run's tokenizer). Every token of the text is scored once."""
         block = getattr(run.model, "context_size", None) or run.options.block_size
         if data is None:
+            if not (run.path / VAL_TOKENS).exists():
+                raise TinytxError(f"{run.path}: has no validation split of its own (an imported model); give "
+                                  "--data FILE")
             ids = torch.from_numpy(load_tokens(run.path / VAL_TOKENS).astype("int64"))
         else:
             if run.tokenizer is None:
@@ -147,7 +159,7 @@ class LMRecipe:
             raw = text_file(data).read_bytes()
             check_text_bytes(raw, data)
             tokens = run.tokenizer.encode(raw.decode("utf-8"))
-            unknown_share(np.asarray(tokens), "evaluation")
+            unknown_share(np.asarray(tokens), "evaluation", run.tokenizer.unk_id)
             ids = torch.tensor(tokens, dtype=torch.long)
         if len(ids) < 2:
             raise TinytxError("not enough text to evaluate (need at least 2 tokens)")
@@ -166,6 +178,53 @@ class LMRecipe:
 
 
 RECIPE = LMRecipe()
+
+
+# --- --init-from: fine-tuning a run's model -------------------------------------------------------------------
+
+SHAPE = ("model", "block_size", "n_layer", "n_head", "n_embd", "hidden_size", "positions", "bias")
+
+
+def source_run(path: str) -> RunMeta:
+    """The --init-from run: a language-model run with weights."""
+    meta = require(path, "lm")
+    if not (Path(path) / WEIGHTS).exists() or not meta.model:
+        raise TinytxError(f"{path}: has no model yet (the run never reached its first checkpoint); --init-from "
+                          "needs a trained or imported run")
+    return meta
+
+
+def adopt_shape(opts: LMOptions) -> None:
+    """The new run takes the model shape (and, unless given, the dropout) of the --init-from run, so its saved
+    options describe its model. A shape flag set to another value than the source's is refused: the weights
+    fit only their own shape. (A flag typed with its default value cannot be told from one left out.)"""
+    source, defaults = source_run(opts.init_from).options, LMOptions()
+    for name in SHAPE:
+        mine, theirs = getattr(opts, name), getattr(source, name)
+        if mine != theirs and mine != getattr(defaults, name):
+            flag = "--" + name.replace("_", "-")
+            raise TinytxError(f"{flag} {mine} differs from {opts.init_from}'s {theirs}: --init-from continues that "
+                              f"run's model, whose shape it keeps; leave out {flag}")
+        setattr(opts, name, theirs)
+    own = str(Path(opts.init_from) / TOKENIZER)
+    if opts.tokenizer not in (defaults.tokenizer, own):
+        raise TinytxError(f"--tokenizer {opts.tokenizer}: --init-from uses {opts.init_from}'s own tokenizer (the ids "
+                          "its weights index); leave out --tokenizer")
+    opts.tokenizer, opts.vocab_size = own, source.vocab_size
+    if opts.dropout == defaults.dropout:
+        opts.dropout = source.dropout
+
+
+def pretrained(opts: LMOptions, vocab_size: int) -> torch.nn.Module:
+    """The --init-from run's model with its weights (the best ones it kept), with this run's dropout."""
+    meta = source_run(opts.init_from)
+    config = dict(meta.model["config"])
+    if "dropout" in config:
+        config["dropout"] = opts.dropout
+    if config.get("vocab_size", vocab_size) != vocab_size:
+        raise TinytxError(f"{opts.init_from}: its tokenizer has {vocab_size} tokens but its model "
+                          f"{config['vocab_size']}; the run is inconsistent")
+    return load_model(opts.init_from, RunMeta(meta.task, {**meta.model, "config": config}, meta.options))
 
 
 # --- the demo ----------------------------------------------------------------------------------------------------

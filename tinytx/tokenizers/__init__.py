@@ -1,6 +1,7 @@
 """Tokenizers: char, word, byte-level BPE (Rust `tokenizers`) and unigram (`sentencepiece`).
 
-Every kind has [PAD] [UNK] [BOS] [EOS] [MASK] at ids 0..4 and saves to one JSON file.
+Every kind has [PAD] [UNK] [BOS] [EOS] [MASK] at ids 0..4 and saves to one JSON file; the exception is "hf", an
+imported model's tokenizer (tinytx import hf), which keeps its own ids and names its special tokens itself.
 
     tok = train_tokenizer("bpe", ["data/tinyshakespeare/input.txt"], vocab_size=2048)
     tok.save("tok.json"); tok = load_tokenizer("tok.json")
@@ -14,11 +15,12 @@ from .base import (
 )
 from .bpe import BPETokenizer
 from .char import CharTokenizer
+from .hf import HFTokenizer
 from .unigram import UnigramTokenizer
 from .word import WordTokenizer
 
 # the one table of kinds: the subclasses know base, base knows none of them
-KINDS = {cls.kind: cls for cls in (CharTokenizer, WordTokenizer, BPETokenizer, UnigramTokenizer)}
+KINDS = {cls.kind: cls for cls in (CharTokenizer, WordTokenizer, BPETokenizer, UnigramTokenizer, HFTokenizer)}
 
 
 def load_tokenizer(path) -> Tokenizer:
@@ -35,8 +37,9 @@ def train_tokenizer(kind: str, texts, vocab_size: int | None = None, min_frequen
     min_frequency: rarer characters/words/pairs are left out (bpe: at least 2; unigram: ignored, sentencepiece
     decides). options: word: lowercase, stop_words; unigram: normalize; char: unknown ("unk" | "error").
     special_tokens: accepted for symmetry with other libraries, but must be the fixed five (ids 0..4)."""
-    if kind not in KINDS:
-        raise TinytxError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(KINDS)}")
+    trainable = [k for k in KINDS if k != HFTokenizer.kind]  # an hf tokenizer comes with its model (import hf)
+    if kind not in trainable:
+        raise TinytxError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(trainable)}")
     special = options.pop("special_tokens", None)
     if special is not None and list(special) != list(SPECIAL_TOKENS):
         raise TinytxError(f"tinytx tokenizers have fixed special tokens {', '.join(SPECIAL_TOKENS)} (ids 0..4); "
@@ -54,6 +57,7 @@ def train_tokenizer(kind: str, texts, vocab_size: int | None = None, min_frequen
 
 
 __all__ = [
-    "BOS_ID", "BPETokenizer", "CharTokenizer", "EOS_ID", "KINDS", "MASK_ID", "PAD_ID", "SPECIAL_TOKENS", "Tokenizer",
+    "BOS_ID", "BPETokenizer", "CharTokenizer", "EOS_ID", "HFTokenizer", "KINDS", "MASK_ID", "PAD_ID", "SPECIAL_TOKENS",
+    "Tokenizer",
     "UNK_ID", "UnigramTokenizer", "WordTokenizer", "load_tokenizer", "pad_batch", "read_text", "train_tokenizer",
 ]

@@ -15,13 +15,19 @@ from torch import nn
 from .attention import MultiHeadAttention
 
 
-class MLP(nn.Module):
-    """Position-wise feed-forward: d -> d_ff -> GELU -> d."""
+ACTIVATIONS = ("gelu", "gelu_tanh")  # exact GELU, or its tanh approximation (GPT-2's "gelu_new")
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True):
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: d -> d_ff -> GELU -> d. activation "gelu_tanh" is GELU's tanh approximation,
+    the one GPT-2 was trained with (so an imported GPT-2 computes what it computed in transformers)."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True, activation: str = "gelu"):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         self.fc = nn.Linear(d_model, d_ff, bias=bias)
-        self.act = nn.GELU()
+        self.act = nn.GELU(approximate="tanh" if activation == "gelu_tanh" else "none")
         self.proj = nn.Linear(d_ff, d_model, bias=bias)
         self.drop = nn.Dropout(dropout)
 
@@ -52,7 +58,7 @@ class DecoderBlock(nn.Module):
 
     def __init__(
         self, d_model: int, n_head: int, d_ff: int, dropout: float = 0.0, cross_attention: bool = False,
-        bias: bool = True, fast: bool = True,
+        bias: bool = True, fast: bool = True, activation: str = "gelu",
     ):
         super().__init__()
         self.ln1 = nn.LayerNorm(d_model, bias=bias)
@@ -62,7 +68,7 @@ class DecoderBlock(nn.Module):
             self.ln_cross = nn.LayerNorm(d_model, bias=bias)
             self.cross = MultiHeadAttention(d_model, n_head, dropout, bias, fast)
         self.ln2 = nn.LayerNorm(d_model, bias=bias)
-        self.mlp = MLP(d_model, d_ff, dropout, bias)
+        self.mlp = MLP(d_model, d_ff, dropout, bias, activation)
 
     def forward(self, x, memory=None, memory_mask=None, cache=None):
         x = x + self.attn(self.ln1(x), is_causal=True, cache=cache)

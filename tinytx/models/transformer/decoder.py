@@ -16,7 +16,7 @@ class TransformerDecoder(nn.Module):
     def __init__(
         self, vocab_size: int, d_model: int = 128, n_head: int = 4, n_layer: int = 2, d_ff: int | None = None,
         max_len: int = 512, dropout: float = 0.0, positions: str = "learned", cross_attention: bool = False,
-        bias: bool = True, fast: bool = True,
+        bias: bool = True, fast: bool = True, activation: str = "gelu",
     ):
         super().__init__()
         self.n_layer, self.max_len = n_layer, max_len
@@ -24,7 +24,7 @@ class TransformerDecoder(nn.Module):
         self.pos = make_positions(positions, max_len, d_model)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            DecoderBlock(d_model, n_head, d_ff or 4 * d_model, dropout, cross_attention, bias, fast)
+            DecoderBlock(d_model, n_head, d_ff or 4 * d_model, dropout, cross_attention, bias, fast, activation)
             for _ in range(n_layer)
         )
         self.ln_f = nn.LayerNorm(d_model, bias=bias)

@@ -30,6 +30,7 @@ class GPTConfig:
     positions: str = "learned"  # or "sinusoidal"
     tie_weights: bool = True
     fast_attention: bool = True  # scaled_dot_product_attention; False = the explicit softmax(QKᵀ/√d)V
+    activation: str = "gelu"  # or "gelu_tanh": GELU's tanh approximation, as in GPT-2 (an imported GPT-2 uses it)
 
 
 @register("gpt")
@@ -41,7 +42,7 @@ class GPT(nn.Module):
         self.config = c = config
         self.decoder = TransformerDecoder(
             c.vocab_size, c.n_embd, c.n_head, c.n_layer, c.d_ff, c.block_size, c.dropout, c.positions,
-            cross_attention=False, bias=c.bias, fast=c.fast_attention,
+            cross_attention=False, bias=c.bias, fast=c.fast_attention, activation=c.activation,
         )
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         if c.tie_weights:
