@@ -441,7 +441,7 @@ def test_what_cannot_be_expressed_is_refused(tmp_path, capsys):
 # --- the docs run -----------------------------------------------------------------------------------------------------
 
 def hf_section() -> str:
-    text = (ROOT / "docs" / "export.md").read_text()
+    text = (ROOT / "docs" / "export-hf.md").read_text()
     start = text.index("\n## Hugging Face")
     end = text.find("\n## ", start + 1)
     return text[start: end if end > 0 else len(text)]
@@ -458,7 +458,7 @@ def test_docs_examples_run(tmp_path, monkeypatch, capsys):
     outputs = []
     for kind, code in blocks:
         if kind == "python":
-            exec(compile(code, "docs/export.md", "exec"), {})
+            exec(compile(code, "docs/export-hf.md", "exec"), {})
             outputs.append(capsys.readouterr().out)
             continue
         for line in code.strip().splitlines():

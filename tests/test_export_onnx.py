@@ -1,6 +1,6 @@
 """`tinytx export RUN --format onnx`: onnxruntime gives the model's outputs (within 1e-4, fp32) on random inputs of
 several batch sizes and lengths, for every exportable model family; the generation script needs no torch; errors
-are one line; the examples in docs/export.md run."""
+are one line; the examples in docs/export-onnx.md run."""
 import json
 import re
 import shlex
@@ -335,7 +335,7 @@ def test_a_graph_that_disagrees_is_not_written(trained, tmp_path, capsys, monkey
 # --- the docs run ---------------------------------------------------------------------------------------------------
 
 def onnx_section() -> str:
-    text = (ROOT / "docs" / "export.md").read_text()
+    text = (ROOT / "docs" / "export-onnx.md").read_text()
     start = text.index("\n## ONNX")
     end = text.find("\n## ", start + 1)
     return text[start: end if end > 0 else len(text)]
@@ -354,7 +354,7 @@ def test_docs_examples_run(tmp_path, monkeypatch, capsys):
     outputs = []
     for kind, code in blocks:
         if kind == "python":
-            exec(compile(code, "docs/export.md", "exec"), {"__name__": "__doc__"})
+            exec(compile(code, "docs/export-onnx.md", "exec"), {"__name__": "__doc__"})
             outputs.append(capsys.readouterr().out)
             continue
         for line in code.strip().splitlines():
