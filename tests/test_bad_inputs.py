@@ -49,7 +49,8 @@ def files(tmp_path_factory):
     paths["corrupt_tok"].write_text('{"kind": "char"}')
     paths["onechar"].write_text("a")
     assert main(["tokenize", "train", str(paths["corpus"]), "--kind", "char", "-o", str(paths["tok"])]) == 0
-    assert main(["tokenize", "train", str(paths["other"]), "--kind", "char", "-o", str(paths["othertok"])]) == 0
+    assert main(["tokenize", "train", str(paths["other"]), "--kind", "char", "--no-byte-fallback", "-o",
+                 str(paths["othertok"])]) == 0  # unseen characters: [UNK]
     assert main(["tokenize", "encode", str(paths["corpus"]), "--tokenizer", str(paths["tok"]), "-o",
                  str(paths["bin"]), "--quiet"]) == 0
     side = json.loads((d / "ids.bin.json").read_text())
@@ -108,6 +109,7 @@ BAD = [
     ("tok-train non-UTF-8", "tokenize train {latin1} --kind bpe -o {new}.json", "not UTF-8"),
     ("tok-train unigram non-UTF-8", "tokenize train {latin1} --kind unigram -o {new}.json", "not UTF-8"),
     ("tok-train empty", "tokenize train {empty} --kind char -o {new}.json", "empty"),
+    ("tok-train unknown kind", "tokenize train {corpus} --kind foo -o {new}.json", "unknown tokenizer kind 'foo'"),
     ("tok-train -o directory", "tokenize train {corpus} --kind char -o {dir}", "is a directory"),
     ("tok-train -o below a file", "tokenize train {corpus} --kind char -o {file}/t.json", "is a file"),
     ("tok-train vocab 0", "tokenize train {corpus} --kind bpe --vocab-size 0 -o {new}.json", "vocab size"),
@@ -256,7 +258,6 @@ def test_bad_input_is_one_line(template, fragment, files, run, tmp_path, capsys)
 
 
 ARGPARSE = [
-    "tokenize train {corpus} --kind foo -o {new}.json",
     "tokenize train {corpus} --kind char --vocab-size abc -o {new}.json",
     "train lm --data {corpus} --out {new} --lr abc",
     "train lm --data {corpus} --out {new} --batch-size abc",
@@ -599,9 +600,9 @@ def test_uncovered_text_warns_with_the_unk_rate(files, run, tmp_path, capsys):
     rate = float((tokens == UNK_ID).mean())
     assert rate > 0.5 and f"{rate:.1%} of the training tokens are [UNK]" in err
     # eval --data and tokenize encode say it too; a covered text says nothing
-    assert main(["eval", str(run), "--data", str(files["other"]), "--device", "cpu"]) == 0
+    assert main(["eval", str(out), "--data", str(files["corpus"]), "--device", "cpu"]) == 0
     assert "[UNK]" in capsys.readouterr().err
-    assert main(["tokenize", "encode", str(files["other"]), "--tokenizer", str(files["tok"]), "-o",
+    assert main(["tokenize", "encode", str(files["corpus"]), "--tokenizer", str(files["othertok"]), "-o",
                  str(tmp_path / "o.bin"), "--quiet"]) == 0
     assert "[UNK]" in capsys.readouterr().err
     assert main(["eval", str(run), "--data", str(files["corpus"]), "--device", "cpu"]) == 0
