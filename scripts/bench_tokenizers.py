@@ -1,18 +1,27 @@
-"""Tokenizer benchmarks: tinytx next to the raw `tokenizers` / `sentencepiece` libraries; prints markdown tables.
+"""Tokenizer benchmarks: tinytx next to the raw `tokenizers` / `sentencepiece` libraries and tiktoken; markdown tables.
 
-    flock /tmp/tinytx-heavy.lock python scripts/bench_tokenizers.py            # speed + memory (~5 min, 2 cores)
-    python scripts/bench_tokenizers.py --skip-memory --corpus-mb 4             # quicker
+    flock /tmp/tinytx-heavy.lock python scripts/bench_tokenizers.py            # everything (~10 min, 2 cores)
+    python scripts/bench_tokenizers.py --skip-memory --corpus-mb 4 --rounds 3  # quicker
 
-Corpus: the three ../shared/data/english/*.txt files concatenated (~14 MB). Encode speed is measured on the
-corpus as a list of lines (encode_batch: what a data pipeline does), and end to end as a streaming file encode
-(`tinytx.data.encode.encode_file`, text file -> .bin). Peak memory: `tinytx tokenize encode` on a 200 MB file
-(the corpus repeated, built in /tmp), measured with GNU time (/usr/bin/time -f %M). Results: docs/benchmarks.md.
+Corpus: the three ../shared/data/english/*.txt files concatenated (~14 MB). Encode speed is measured on the corpus
+as a list of lines (encode_batch: what a data pipeline does), as one text, and end to end as a streaming file
+encode (`tinytx.data.encode.encode_file`, text file -> .bin). Contenders run in interleaved rounds (each round
+runs every contender once, the order rotating), so a change in the machine's load hits all of them; the table
+gives each one's median MB/s and the median of the per-round speed ratios. BPE: "raw tokenizers" is the Rust
+library on tinytx's own trained file (`Tokenizer.encode_batch_fast`), "tiktoken" is tiktoken's public API
+(`Encoding.encode_ordinary_batch`) on an Encoding built from the same merges; the ids of all three are checked
+to be identical. Word: "regex" is the word tokenizer's previous encoder (re.findall + dict lookups), checked
+identical. Scaling: encode_file on the first 1, 4 and 16 MB. Peak memory: `tinytx tokenize encode` on a 200 MB
+file (the corpus repeated, built in /tmp), measured with GNU time (/usr/bin/time -f %M). Results:
+docs/benchmarks.md.
 """
 from __future__ import annotations
 
 import argparse
 import io
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,26 +31,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import sentencepiece as spm  # noqa: E402
+import tiktoken  # noqa: E402
 from tokenizers import Tokenizer as HFTokenizer  # noqa: E402
 from tokenizers import decoders, models, pre_tokenizers, trainers  # noqa: E402
 
-from tinytx.data.encode import encode_file  # noqa: E402
-from tinytx.tokenizers import SPECIAL_TOKENS, train_tokenizer  # noqa: E402
+from tinytx.data.encode import encode_file, load_tokens  # noqa: E402
+from tinytx.tokenizers import SPECIAL_TOKENS, BPETokenizer, train_tokenizer  # noqa: E402
+from tinytx.tokenizers.bpe import BYTE_LEVEL_PATTERN, byte_decoder  # noqa: E402
 from tinytx.tokenizers.unigram import MAX_SENTENCE  # noqa: E402
 from benchtable import table  # noqa: E402
 
 VOCAB = {"char": None, "word": 30000, "bpe": 8192, "unigram": 8000}
-
-
-def best_of(fn, repeat=3):
-    """Fastest of `repeat` runs (the machine is shared: the minimum is the least disturbed)."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 # --- the raw libraries, configured as tinytx configures them -------------------------------------------------
@@ -69,57 +71,134 @@ def raw_unigram_train(lines: list[str], vocab_size: int) -> spm.SentencePiecePro
     return spm.SentencePieceProcessor(model_proto=out.getvalue())
 
 
-def interleaved(fn_a, fn_b, repeat):
-    """Fastest of `repeat` runs of each, alternating a, b, a, b...: a change in the machine's load hits both."""
-    ta, tb = [], []
-    for _ in range(repeat):
-        for fn, ts in ((fn_a, ta), (fn_b, tb)):
+def tiktoken_of(tok: BPETokenizer) -> tiktoken.Encoding:
+    """tiktoken's public Encoding on the merges of a trained tinytx BPE (each token's bytes ranked by its id)."""
+    chars, vocab = byte_decoder(), tok.hf.get_vocab()
+    ranks = {bytes(chars[c] for c in t): i for t, i in vocab.items() if t not in SPECIAL_TOKENS}
+    return tiktoken.Encoding("bench", pat_str=BYTE_LEVEL_PATTERN, mergeable_ranks=ranks,
+                             special_tokens={t: i for i, t in enumerate(SPECIAL_TOKENS)})
+
+
+def rounds(fns: dict, n: int) -> dict[str, list[float]]:
+    """Seconds of each function in n interleaved rounds (every function once per round, the order rotating)."""
+    names, times = list(fns), {k: [] for k in fns}
+    for r in range(n):
+        for k in names[r % len(names):] + names[: r % len(names)]:
             t = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t)
-    return min(ta), min(tb)
+            fns[k]()
+            times[k].append(time.perf_counter() - t)
+    return times
 
 
-def speed(corpus: Path, repeat: int) -> dict:
+def speedup(times: dict[str, list[float]], a: str, b: str) -> str:
+    """Median over rounds of time(b) / time(a): how many times faster a is than b."""
+    return f"{statistics.median(tb / ta for ta, tb in zip(times[a], times[b])):.2f}x"
+
+
+def mbps(mb: float, ts: list[float]) -> str:
+    return f"{mb / statistics.median(ts):.1f}"
+
+
+def speed(corpus: Path, n_rounds: int) -> dict:
     text = corpus.read_text(encoding="utf-8")
     mb = len(text.encode("utf-8")) / 1e6
     lines = text.splitlines(keepends=True)
-    rows, toks = [], {}
+    toks, train_rows, rows = {}, [], []
+    work = Path(tempfile.mkdtemp(prefix="tinytx_bench_"))
+    load = [os.getloadavg()[0]]
     for kind, vocab in VOCAB.items():
         t = time.perf_counter()
         tok = toks[kind] = train_tokenizer(kind, [str(corpus)], vocab_size=vocab)
         train_s = time.perf_counter() - t
-        enc_s, _ = best_of(lambda: tok.encode_batch(lines), repeat)
-        with tempfile.TemporaryDirectory() as d:
-            file_s, _ = best_of(lambda: encode_file(tok, corpus, Path(d) / "ids.bin", progress=False), repeat)
-        rows.append([f"tinytx {kind}", tok.vocab_size, f"{train_s:.2f}", f"{mb / enc_s:.1f}", f"{mb / file_s:.1f}"])
-        print(f"  {kind}: done", file=sys.stderr, flush=True)
+        train_rows.append([f"tinytx {kind}", tok.vocab_size, f"{train_s:.2f}"])
+        out = work / "ids.bin"
         if kind == "bpe":
             t = time.perf_counter()
             raw = raw_bpe_train(corpus, vocab)
-            raw_train = time.perf_counter() - t
-            enc_s, raw_s = interleaved(lambda: tok.encode_batch(lines),
-                                       lambda: [e.ids for e in raw.encode_batch_fast(lines, add_special_tokens=False)],
-                                       repeat)
-            rows[-1][3] = f"{mb / enc_s:.1f}"
-            rows.append(["raw tokenizers (Rust) BPE", raw.get_vocab_size(), f"{raw_train:.2f}", f"{mb / raw_s:.1f}", "-"])
-            rows.append(["ratio tinytx / raw (time)", "", f"{train_s / raw_train:.2f}x", f"{enc_s / raw_s:.2f}x", ""])
-        if kind == "unigram":
+            train_rows.append(["raw tokenizers BPE (same call)", raw.get_vocab_size(), f"{time.perf_counter() - t:.2f}"])
+            raw = HFTokenizer.from_str(tok.hf.to_str())  # the raw library on tinytx's own file: same merges, same ids
+            raw.encode_special_tokens = True
+            enc = tiktoken_of(tok)
+            slow = BPETokenizer(HFTokenizer.from_str(tok.hf.to_str()))
+            slow._tt = "bench: the tokenizers engine"  # tinytx's encode_file as it was, on the Rust library
+            ours = tok.encode_batch(lines)
+            assert ours == [e.ids for e in raw.encode_batch_fast(lines, add_special_tokens=False)]
+            assert ours == enc.encode_ordinary_batch(lines, num_threads=os.cpu_count())
+            n_ids = sum(map(len, ours))
+            del ours
+            tl = rounds({"tinytx": lambda: tok.encode_batch(lines),
+                         "raw": lambda: [e.ids for e in raw.encode_batch_fast(lines, add_special_tokens=False)],
+                         "tiktoken": lambda: enc.encode_ordinary_batch(lines, num_threads=os.cpu_count())}, n_rounds)
+            rows.append(["bpe", "lines (encode_batch)", mbps(mb, tl["tinytx"]), mbps(mb, tl["raw"]), mbps(mb, tl["tiktoken"]),
+                         speedup(tl, "tinytx", "raw"), speedup(tl, "tinytx", "tiktoken")])
+            tt = rounds({"tinytx": lambda: tok.encode(text),
+                         "raw": lambda: raw.encode(text, add_special_tokens=False).ids,
+                         "tiktoken": lambda: enc.encode_ordinary(text)}, n_rounds)
+            rows.append(["bpe", "one text (encode)", mbps(mb, tt["tinytx"]), mbps(mb, tt["raw"]), mbps(mb, tt["tiktoken"]),
+                         speedup(tt, "tinytx", "raw"), speedup(tt, "tinytx", "tiktoken")])
+            tf = rounds({"tinytx": lambda: encode_file(tok, corpus, out, progress=False),
+                         "raw": lambda: encode_file(slow, corpus, out, progress=False)}, n_rounds)
+            encode_file(slow, corpus, work / "slow.bin", progress=False)
+            encode_file(tok, corpus, out, progress=False)
+            assert np.array_equal(load_tokens(out), load_tokens(work / "slow.bin"))
+            rows.append(["bpe", "file -> .bin (encode_file)", mbps(mb, tf["tinytx"]), mbps(mb, tf["raw"]), "-",
+                         speedup(tf, "tinytx", "raw"), "-"])
+            print(f"  bpe: identical ids from all three on {n_ids:,} tokens", file=sys.stderr, flush=True)
+        elif kind == "word":
+            assert np.array_equal(tok.encode_array(text), tok._regex_ids(text))
+            tw = rounds({"tinytx": lambda: tok.encode_array(text), "regex": lambda: tok._regex_ids(text),
+                         "lines": lambda: tok.encode_batch(lines),
+                         "file": lambda: encode_file(tok, corpus, out, progress=False)}, n_rounds)
+            rows.append(["word", "one text (encode_array)", mbps(mb, tw["tinytx"]), "-", "-",
+                         f"{speedup(tw, 'tinytx', 'regex')} vs regex ({mbps(mb, tw['regex'])} MB/s)", "-"])
+            rows.append(["word", "lines (encode_batch)", mbps(mb, tw["lines"]), "-", "-", "-", "-"])
+            rows.append(["word", "file -> .bin (encode_file)", mbps(mb, tw["file"]), "-", "-", "-", "-"])
+        elif kind == "unigram":
             t = time.perf_counter()
             raw = raw_unigram_train(text.splitlines(), vocab)
-            raw_train = time.perf_counter() - t
-            enc_s, raw_s = interleaved(lambda: tok.encode_batch(lines), lambda: raw.encode(lines, num_threads=0), repeat)
-            rows[-1][3] = f"{mb / enc_s:.1f}"
-            rows.append(["raw sentencepiece unigram", raw.get_piece_size(), f"{raw_train:.2f}", f"{mb / raw_s:.1f}", "-"])
-            rows.append(["ratio tinytx / raw (time)", "", f"{train_s / raw_train:.2f}x", f"{enc_s / raw_s:.2f}x", ""])
-        if kind == "char":  # what plain Python costs for the same output (one id list per line), for scale
-            stoi = {c: i for i, c in enumerate(sorted(set(text)))}
-            naive_s, _ = best_of(lambda: [[stoi[c] for c in line] for line in lines], 1)
-            rows.append(["plain Python: dict lookup per char", len(stoi), "-", f"{mb / naive_s:.1f}", "-"])
-    print(f"Corpus: {corpus.name}, {mb:.1f} MB, {len(lines):,} lines; {os.cpu_count()} CPU cores; best of {repeat}; "
-          f"load average before: {os.getloadavg()[0]:.1f}.\n")
-    table(["tokenizer", "vocab", "train s", "encode_batch(lines) MB/s", "encode_file MB/s"], rows)
+            train_rows.append(["raw sentencepiece unigram", raw.get_piece_size(), f"{time.perf_counter() - t:.2f}"])
+            raw = spm.SentencePieceProcessor(model_proto=tok.proto)
+            tu = rounds({"tinytx": lambda: tok.encode_batch(lines), "raw": lambda: raw.encode(lines, num_threads=0),
+                         "file": lambda: encode_file(tok, corpus, out, progress=False)}, n_rounds)
+            rows.append(["unigram", "lines (encode_batch)", mbps(mb, tu["tinytx"]), f"{mbps(mb, tu['raw'])} (sentencepiece)",
+                         "-", speedup(tu, "tinytx", "raw"), "-"])
+            rows.append(["unigram", "file -> .bin (encode_file)", mbps(mb, tu["file"]), "-", "-", "-", "-"])
+        else:  # char
+            tc = rounds({"tinytx": lambda: tok.encode_array(text), "lines": lambda: tok.encode_batch(lines),
+                         "file": lambda: encode_file(tok, corpus, out, progress=False)}, n_rounds)
+            rows.append(["char", "one text (encode_array)", mbps(mb, tc["tinytx"]), "-", "-", "-", "-"])
+            rows.append(["char", "lines (encode_batch)", mbps(mb, tc["lines"]), "-", "-", "-", "-"])
+            rows.append(["char", "file -> .bin (encode_file)", mbps(mb, tc["file"]), "-", "-", "-", "-"])
+        load.append(os.getloadavg()[0])
+        print(f"  {kind}: done", file=sys.stderr, flush=True)
+    print(f"Corpus: {corpus.name}, {mb:.1f} MB, {len(lines):,} lines; {os.cpu_count()} CPU cores; {n_rounds} interleaved "
+          f"rounds; load average (1 min) {min(load):.1f}-{max(load):.1f} during the run.\n")
+    table(["tokenizer", "vocab", "train s"], train_rows)
+    table(["kind", "input", "tinytx MB/s", "raw tokenizers MB/s", "tiktoken MB/s", "tinytx speed / raw",
+           "tinytx speed / tiktoken"], rows)
+    scaling(corpus, toks, n_rounds, work)
+    shutil.rmtree(work, ignore_errors=True)
     return toks
+
+
+def scaling(corpus: Path, toks: dict, n_rounds: int, work: Path) -> None:
+    """encode_file seconds on the first 1, 4 and 16 MB of the corpus (repeated if shorter): linear means the
+    per-MB time stays flat."""
+    data = corpus.read_bytes()
+    rows, sizes = [], (1, 4, 16)
+    files = {}
+    for size in sizes:
+        want = size * 1_000_000
+        blob = (data * (want // len(data) + 1))[:want]
+        files[size] = work / f"c{size}.txt"
+        files[size].write_bytes(blob[: blob.rfind(b"\n") + 1])
+    for kind, tok in toks.items():
+        ts = rounds({size: (lambda f=files[size]: encode_file(tok, f, work / "s.bin", progress=False)) for size in sizes},
+                    n_rounds)
+        per_mb = [statistics.median(ts[size]) / (files[size].stat().st_size / 1e6) for size in sizes]
+        rows.append([kind, *(f"{statistics.median(ts[size]):.3f}" for size in sizes),
+                     *(f"{p * 1000:.0f}" for p in per_mb), f"{per_mb[-1] / per_mb[0]:.2f}"])
+    table(["encode_file", *(f"{s} MB: s" for s in sizes), *(f"{s} MB: ms/MB" for s in sizes), "ms/MB 16 MB / 1 MB"], rows)
 
 
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
@@ -163,7 +242,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "english"), help="folder of .txt files")
     ap.add_argument("--corpus-mb", type=float, default=None, help="use only the first N MB of the corpus")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per comparison")
     ap.add_argument("--big-mb", type=int, default=200, help="size of the file for the memory test")
     ap.add_argument("--skip-memory", action="store_true")
     args = ap.parse_args()
@@ -177,7 +256,7 @@ def main():
         data = data[: int(args.corpus_mb * 1e6)]
         data = data[: data.rfind(b"\n") + 1]
     corpus.write_bytes(data)
-    toks = speed(corpus, args.repeat)
+    toks = speed(corpus, args.rounds)
     if not args.skip_memory:
         memory(corpus, args.big_mb, toks)
 

@@ -50,6 +50,35 @@ def test_word_options_and_show(corpus, tmp_path, capsys):
     assert "'naïve'" in out and "'café'" in out and "   3 " not in out  # "[EOS]" typed is not the special id
 
 
+def test_word_encode_reports_unknown_rate(corpus, tmp_path, capsys):
+    tok = tmp_path / "word.json"
+    other = tmp_path / "other.txt"
+    other.write_text("Line naïve café tab two spaces\n" * 3)
+    assert main(["tokenize", "train", "--kind", "word", str(other), "-o", str(tok)]) == 0
+    capsys.readouterr()
+    assert main(["tokenize", "encode", "--tokenizer", str(tok), str(corpus), "-o", str(tmp_path / "ids.bin"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    ids = np.fromfile(tmp_path / "ids.bin", dtype=np.uint16)
+    share = (ids == 1).mean()
+    assert f"[UNK]: {share:.2%} of the tokens ({int((ids == 1).sum()):,})" in err and "warning" in err
+    assert json.loads((tmp_path / "ids.bin.json").read_text())["unk_count"] == int((ids == 1).sum())
+    assert main(["tokenize", "encode", "--tokenizer", str(tok), str(other), "-o", str(tmp_path / "o.bin"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "[UNK]: 0.00% of the tokens (0)" in err and "warning" not in err
+
+
+def test_char_tokenizer_is_lossless_on_other_text(corpus, tmp_path, capsys):
+    """Trained on one text, a char tokenizer writes any other file and gets it back byte for byte (byte fallback)."""
+    other = tmp_path / "other.txt"
+    other.write_text("Line 12: tab\n")
+    tok = tmp_path / "tok.json"
+    assert main(["tokenize", "train", "--kind", "char", str(other), "-o", str(tok)]) == 0
+    assert main(["tokenize", "encode", "--tokenizer", str(tok), str(corpus), "-o", str(tmp_path / "ids.bin"), "--quiet"]) == 0
+    assert main(["tokenize", "decode", "--tokenizer", str(tok), str(tmp_path / "ids.bin"), "-o", str(tmp_path / "back.txt")]) == 0
+    assert (tmp_path / "back.txt").read_bytes() == corpus.read_bytes()
+    assert "[UNK]" not in capsys.readouterr().err
+
+
 def bad_inputs(tmp_path):
     (tmp_path / "ok.txt").write_text("hello world\n")
     (tmp_path / "bin.dat").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")

@@ -106,3 +106,32 @@ def test_token_file_checked_against_sidecar(corpus, tmp_path):
     (tmp_path / "ids.bin.json").write_text("{broken")
     with pytest.raises(TinytxError, match="not valid JSON"):
         load_tokens(tmp_path / "ids.bin")
+
+
+def test_char_byte_fallback_file_round_trip(corpus, tmp_path):
+    """A char tokenizer trained on other text: unseen characters go to the file as bytes and come back, even when a
+    decode chunk ends inside one character's bytes."""
+    from tinytx.data.encode import decode_file
+
+    tok = train_tokenizer("char", ["line 0123456789:\n"])
+    meta = encode_file(tok, corpus, tmp_path / "ids.bin", progress=False, chunk_bytes=1000)
+    ids = np.asarray(load_tokens(tmp_path / "ids.bin"))
+    assert meta["unk_count"] == 0 and (ids >= tok.byte_offset).any()
+    assert ids.tolist() == tok.encode(TEXT)
+    for chunk in (7, 500):
+        decode_file(tok, tmp_path / "ids.bin", tmp_path / "back.txt", chunk=chunk)
+        assert (tmp_path / "back.txt").read_bytes() == corpus.read_bytes()
+
+
+def test_unknown_count_in_sidecar(corpus, tmp_path):
+    from tinytx.data.encode import split_tokens
+
+    tok = train_tokenizer("word", ["line café"])
+    meta = encode_file(tok, corpus, tmp_path / "ids.bin", progress=False)
+    ids = np.asarray(load_tokens(tmp_path / "ids.bin"))
+    assert meta["unk_count"] == int((ids == 1).sum()) > 0
+    tr, va = split_tokens(tmp_path / "ids.bin", 0.25, tmp_path / "tr.bin", tmp_path / "va.bin")
+    assert tr["unk_count"] + va["unk_count"] == meta["unk_count"]
+    assert va["unk_count"] == int((np.asarray(load_tokens(tmp_path / "va.bin")) == 1).sum())
+    assert encode_file(train_tokenizer("bpe", [TEXT], vocab_size=300), corpus, tmp_path / "b.bin",
+                       progress=False)["unk_count"] == 0

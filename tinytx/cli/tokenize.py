@@ -19,6 +19,8 @@ def register(cli) -> None:
     t.add_argument("--lowercase", action="store_true", help="word: lowercase before splitting")
     t.add_argument("--stop-words", action="store_true", help="word: drop English stop words")
     t.add_argument("--normalize", action="store_true", help="unigram: NFKC-normalise (no longer lossless)")
+    t.add_argument("--no-byte-fallback", action="store_true",
+                   help="char: unseen characters become [UNK] (no 256 byte tokens; no longer lossless)")
     t.add_argument("-o", "--out", required=True, help="tokenizer JSON file to write")
     t.set_defaults(func=train)
 
@@ -58,6 +60,8 @@ def train(args: argparse.Namespace) -> None:
         options.update(lowercase=args.lowercase, stop_words=args.stop_words)
     if args.kind == "unigram":
         options.update(normalize=args.normalize)
+    if args.kind == "char" and args.no_byte_fallback:
+        options.update(unknown="unk")
     for f in args.files:  # check every file before the (slow) training
         if Path(f).is_dir():
             raise TinytxError(f"{f}: is a directory, not a text file")
@@ -75,19 +79,6 @@ def train(args: argparse.Namespace) -> None:
 
 def warn(message: str) -> None:
     print(f"tinytx: warning: {message}", file=sys.stderr)
-
-
-def unknown_share(path, unk: int | None = None) -> float:
-    """The share of [UNK] ids in a token file (read in chunks: the file may be larger than memory). `unk`: the
-    tokenizer's own unknown id (an imported byte-level BPE has none); [UNK] when not given."""
-    from ..data.encode import load_tokens
-    from ..specials import UNK_ID
-
-    unk = UNK_ID if unk is None else unk
-    tokens, unknown, step = load_tokens(path), 0, 1 << 24
-    for i in range(0, len(tokens), step):
-        unknown += int((tokens[i : i + step] == unk).sum())
-    return unknown / len(tokens) if len(tokens) else 0.0
 
 
 def encode(args: argparse.Namespace) -> None:

@@ -1,4 +1,3 @@
-"""Data: batch sources for the Trainer, dataset loading, token streams and collation."""
-from .batches import Batch, Batches, TensorBatches
-
-__all__ = ["Batch", "Batches", "TensorBatches"]
+"""Data: batch sources for the Trainer (batches.py), dataset loading (sources.py), token streams (encode.py, lm.py),
+collation and the per-recipe batch sources. Import the module you need: this package imports nothing, so
+`tinytx tokenize encode` (data/encode.py) runs without loading torch."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import TinytxError
 from ..io import atomic_path, read_json, write_json
+from ..specials import UNK_ID
 from ..tokenizers.base import Tokenizer
 
 CHUNK_BYTES = 1 << 20  # memory per chunk is a small multiple of this (ids, Python lists in the libraries)
@@ -81,13 +82,16 @@ def _decode(data: bytes, path: Path, offset: int) -> str:
 
 
 def encode_chunk(tokenizer: Tokenizer, text: str, piece_bytes: int = 1 << 16) -> np.ndarray:
-    if hasattr(tokenizer, "encode_array"):
+    if hasattr(tokenizer, "encode_array"):  # char and word: vectorised over the whole chunk
         return tokenizer.encode_array(text)
     if tokenizer.kind in ("bpe", "unigram"):
         # pieces of whole lines (~64 KB each) so the library encodes them in parallel with little per-call cost;
         # concatenated, their ids decode to the same text
+        pieces = split_lines(text, piece_bytes)
+        if hasattr(tokenizer, "encode_flat"):  # bpe: tiktoken's engine, a thread per core
+            return tokenizer.encode_flat(pieces)
         # one piece per core at a time: the libraries' per-token objects for a whole chunk would cost ~50 MB
-        pieces, group = split_lines(text, piece_bytes), os.cpu_count() or 1
+        group = os.cpu_count() or 1
         parts = [np.fromiter(chain.from_iterable(tokenizer.encode_batch(pieces[i : i + group])), dtype=np.int64)
                  for i in range(0, len(pieces), group)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
@@ -113,10 +117,14 @@ def encode_file(
     tokenizer: Tokenizer, src: str | os.PathLike, out: str | os.PathLike, progress: bool = True,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> dict:
-    """Encode `src` into `out` (.bin) + `out.json`; returns the sidecar dict. Written atomically."""
+    """Encode `src` into `out` (.bin) + `out.json`; returns the sidecar dict. Written atomically.
+
+    The sidecar's "unk_count" is the number of [UNK] ids (a word tokenizer's words outside its vocabulary; a char
+    tokenizer without byte fallback's unseen characters; never for bpe and unigram)."""
     dtype = token_dtype(tokenizer.vocab_size)
     total_bytes = Path(src).stat().st_size if Path(src).is_file() else 0
-    count = 0
+    count = unknown = 0
+    unk_id = getattr(tokenizer, "unk_id", UNK_ID)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -127,12 +135,15 @@ def encode_file(
             ids = encode_chunk(tokenizer, text)
             ids.astype(dtype).tofile(f)
             count += len(ids)
+            if unk_id is not None:
+                unknown += int(np.count_nonzero(ids == unk_id))
             if bar is not None:
                 bar.update(nbytes)
         f.flush()
     if bar is not None:
         bar.close()
-    meta = {"dtype": dtype.name, "count": count, "tokenizer_kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size,
+    meta = {"dtype": dtype.name, "count": count, "unk_count": unknown if unk_id is not None else None,
+            "tokenizer_kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size,
             "tokenizer_hash": tokenizer_hash(tokenizer), "source": str(src)}
     write_json(sidecar_path(out), meta)
     return meta
@@ -174,6 +185,11 @@ def load_tokens(path: str | os.PathLike) -> np.memmap:
     return np.memmap(path, dtype=meta["dtype"], mode="r", shape=(meta["count"],))
 
 
+def unknown_count(tokens: np.ndarray, chunk: int = 1 << 24) -> int:
+    """The number of [UNK] ids in a token array or memmap (read in chunks)."""
+    return sum(int(np.count_nonzero(np.asarray(tokens[i : i + chunk]) == UNK_ID)) for i in range(0, len(tokens), chunk))
+
+
 def split_tokens(path: str | os.PathLike, val_fraction: float, train_out, val_out, chunk: int = 1 << 24) -> tuple[dict, dict]:
     """Copy the first (1 - val_fraction) of a token file to train_out and the rest to val_out, in chunks."""
     if not 0 < val_fraction < 1:
@@ -190,6 +206,9 @@ def split_tokens(path: str | os.PathLike, val_fraction: float, train_out, val_ou
             for i in range(lo, hi, chunk):
                 np.asarray(tokens[i : min(hi, i + chunk)]).tofile(f)
         m = {**meta, "count": hi - lo, "split": "train" if lo == 0 else "val"}
+        if "unk_count" in meta:  # this part's own ([UNK] is id 1 in tinytx's own kinds; an "hf" one has its own)
+            own = meta.get("tokenizer_kind") in ("char", "word", "bpe", "unigram")
+            m["unk_count"] = unknown_count(tokens[lo:hi]) if own and isinstance(meta["unk_count"], int) else None
         write_json(sidecar_path(out), m)
         metas.append(m)
     return metas[0], metas[1]
@@ -199,7 +218,8 @@ def decode_file(tokenizer: Tokenizer, src: str | os.PathLike, out: str | os.Path
     """Inverse of encode_file: for char, bpe and unigram the text comes back byte for byte.
 
     Decoding goes in chunks. A byte-level token may hold half a character, so a chunk may only end after a token
-    that ends a line (encode_file encodes line by line, so such tokens are where lines end).
+    that ends a line (encode_file encodes line by line, so such tokens are where lines end); for char, after any
+    token but a byte token (byte fallback spells an unseen character in 1-4 of them).
     """
     tokens = load_tokens(src)
     meta = read_sidecar(src)
@@ -209,7 +229,11 @@ def decode_file(tokenizer: Tokenizer, src: str | os.PathLike, out: str | os.Path
                               "(no vocab_size / tokenizer_hash); it was not written by `tinytx tokenize encode`")
         raise TinytxError(f"{src}: was encoded with a different tokenizer ({meta.get('tokenizer_kind', '?')}, "
                           f"vocab {meta['vocab_size']})")
-    ends_line = np.array([tokenizer.decode([i], skip_special=False).endswith("\n") for i in range(tokenizer.vocab_size)])
+    if tokenizer.kind == "char":  # a chunk may end after any token but a byte (byte fallback: part of a character)
+        cut_after = np.arange(tokenizer.vocab_size) < (getattr(tokenizer, "byte_offset", None) or tokenizer.vocab_size)
+    else:  # a byte-level token may hold half a character: cut after a token that ends a line
+        cut_after = np.array([tokenizer.decode([i], skip_special=False).endswith("\n")
+                              for i in range(tokenizer.vocab_size)])
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
         start = 0
         while start < len(tokens):
@@ -218,8 +242,8 @@ def decode_file(tokenizer: Tokenizer, src: str | os.PathLike, out: str | os.Path
             if ids.size and int(ids.max()) >= tokenizer.vocab_size:
                 raise TinytxError(f"{src}: holds token id {int(ids.max())}, beyond the tokenizer's vocabulary of "
                                   f"{tokenizer.vocab_size}; the file is corrupt")
-            if end < len(tokens) and tokenizer.kind != "char":
-                cuts = np.flatnonzero(ends_line[ids])
+            if end < len(tokens):
+                cuts = np.flatnonzero(cut_after[ids])
                 if len(cuts):
                     end = start + int(cuts[-1]) + 1
                     ids = ids[: end - start]

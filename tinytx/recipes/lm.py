@@ -96,7 +96,10 @@ class LMRecipe:
             if opts.init_from:  # the ids the pretrained weights index
                 tokenizer = RunDir(opts.init_from).load_tokenizer()
             elif opts.tokenizer in TRAINED_KINDS:
-                tokenizer = train_tokenizer(opts.tokenizer, [str(data)], vocab_size=opts.vocab_size)
+                # a char LM's vocabulary is the text's own characters: 256 byte-fallback rows it never sees in
+                # training would only be probability to unlearn (val loss 3.62 vs 2.78 after 30 steps on the test text)
+                extra = {"unknown": "unk"} if opts.tokenizer == "char" else {}
+                tokenizer = train_tokenizer(opts.tokenizer, [str(data)], vocab_size=opts.vocab_size, **extra)
             elif Path(opts.tokenizer).is_file():
                 tokenizer = load_tokenizer(opts.tokenizer)
             else:
