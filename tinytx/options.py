@@ -166,11 +166,14 @@ class Word2VecOptions:
     lowercase: bool = opt(True, "lowercase the text")
     subsample: float = opt(1e-3, "frequent-word sub-sampling threshold t (0 = off)")
     share_negatives: int = opt(16, "examples that share one draw of noise words (1 = each its own, as word2vec; "
-                                   "more is faster); --batch-size must be a multiple of it")
-    # word2vec's own schedule: plain SGD, lr 0.025 per example (the recipe steps the batch's mean loss with
-    # lr x batch size) falling linearly to 0.0001; an epoch is every position with its whole window
+                                   "more is faster; less where a batch would have fewer than 8 such groups)")
+    # word2vec's own schedule: plain SGD, lr 0.025 per example (a step sums the batch's per-example steps) falling
+    # linearly to 0.0001; an epoch is every position with its whole window; smaller batches where the data is
+    # small or has few words (see recipes/word2vec.py: batch_size_for). One thread: the steps are many small
+    # operations, which a second thread slows down (5x on a busy 2-core machine)
     train: TrainConfig = opt(factory=lambda: TrainConfig(
-        epochs=5, batch_size=4096, optimizer="sgd", lr=0.025, schedule="linear", min_lr=1e-4, restore_best=False))
+        epochs=5, batch_size=4096, optimizer="sgd", lr=0.025, schedule="linear", min_lr=1e-4, restore_best=False,
+        threads=1))
 
     PRESETS: ClassVar[dict] = {}
     DATA: ClassVar[tuple[str, ...]] = ("data",)

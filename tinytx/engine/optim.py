@@ -44,9 +44,11 @@ def lr_at(step: int, cfg: TrainConfig, max_steps: int) -> float:
         return cfg.lr * cfg.decay_rate ** (t / cfg.decay_steps)
     if cfg.schedule == "invsqrt":
         return cfg.lr / math.sqrt(1 + t / cfg.decay_steps)
-    if cfg.schedule == "cosine":
+    if cfg.schedule in ("cosine", "linear"):
         span = max(1, max_steps - cfg.warmup_steps)
         progress = min(1.0, t / span)
+        if cfg.schedule == "linear":  # word2vec's: straight down to the floor
+            return cfg.lr - (cfg.lr - cfg.floor_lr) * progress
         return cfg.floor_lr + 0.5 * (cfg.lr - cfg.floor_lr) * (1 + math.cos(math.pi * progress))
     raise ValueError(cfg.schedule)
 
