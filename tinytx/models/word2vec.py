@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .registry import register
@@ -49,11 +50,13 @@ class _Scores(torch.autograd.Function):
         B, d = len(targets), inp_w.shape[1]
         n, K = negatives.shape
         if inputs.dim() == 2:  # cbow: the mean of the window's vectors (id 0 = padding, left out)
-            mask = (inputs != 0).to(inp_w.dtype).unsqueeze(-1)
-            count = mask.sum(1).clamp_(min=1.0)
-            h = (inp_w.index_select(0, inputs.reshape(-1)).view(B, -1, d) * mask).sum(1).div_(count)
+            slots = (inputs.reshape(-1) != 0).nonzero().squeeze(1)
+            words, example = inputs.reshape(-1)[slots], slots.div(inputs.shape[1], rounding_mode="floor")
+            counts = torch.bincount(example, minlength=B)
+            offsets = counts.cumsum(0).sub_(counts)
+            h = F.embedding_bag(words, inp_w, offsets, mode="mean")  # one pass, no padding rows
+            inputs = (words, example)
         else:
-            mask = None
             h = inp_w.index_select(0, inputs)
         ids = torch.cat([targets, negatives.reshape(-1)])
         o = out_w.index_select(0, ids)  # the targets' rows, then the noise rows: one gather
@@ -64,13 +67,13 @@ class _Scores(torch.autograd.Function):
             scores[:, 1:] = torch.linalg.vecdot(neg, h.unsqueeze(1))
         else:  # groups of G examples share theirs: one (G x d) @ (d x K) product per group
             scores[:, 1:] = torch.bmm(h.view(n, B // n, d), neg.transpose(1, 2)).view(B, K)
-        ctx.save_for_backward(h, o, inputs, ids, mask)
+        ctx.save_for_backward(h, o, ids, *((inputs,) if torch.is_tensor(inputs) else inputs))
         ctx.sparse, ctx.shapes = sparse, (inp_w.shape, out_w.shape)
         return scores
 
     @staticmethod
     def backward(ctx, grad):
-        h, o, inputs, ids, mask = ctx.saved_tensors
+        h, o, ids, *inputs = ctx.saved_tensors
         B, d = h.shape
         K = grad.shape[1] - 1
         n = (len(ids) - B) // K
@@ -86,10 +89,13 @@ class _Scores(torch.autograd.Function):
             g_h = torch.bmm(gn, neg).view(B, d)
             torch.bmm(gn.transpose(1, 2), h.view(n, B // n, d), out=g_out[B:].view(n, K, d))
         g_h.addcmul_(gp, pos)
-        if mask is not None:  # cbow: every window word gets the whole gradient (word2vec's rule), padding none
-            g_h = (g_h.unsqueeze(1) * mask).view(-1, d)
+        if len(inputs) == 2:  # cbow: every window word gets the whole gradient (word2vec's rule), padding none
+            words, example = inputs
+            g_h = g_h.index_select(0, example)
+        else:
+            words = inputs[0]
         inp_shape, out_shape = ctx.shapes
-        return (_rows_grad(inputs.reshape(-1), g_h, inp_shape, ctx.sparse),
+        return (_rows_grad(words, g_h, inp_shape, ctx.sparse),
                 _rows_grad(ids, g_out, out_shape, ctx.sparse), None, None, None, None)
 
 
