@@ -219,11 +219,19 @@ def test_dtype_auto_picks_bf16_only_where_it_pays(monkeypatch):
     import tinytx.engine.trainer as trainer_module
 
     cpu = torch.device("cpu")
-    wide = build("gpt", {"vocab_size": 11, "block_size": 8, "n_layer": 1, "n_head": 6, "n_embd": 384})
-    narrow = build("gpt", {"vocab_size": 11, "block_size": 8, "n_layer": 1, "n_head": 4, "n_embd": 128})
+    wide = build("gpt", {"vocab_size": 11, "block_size": 8, "n_layer": 1, "n_head": 4, "n_embd": 128})
+    narrow = build("gpt", {"vocab_size": 11, "block_size": 8, "n_layer": 1, "n_head": 4, "n_embd": 64})
     monkeypatch.setattr(trainer_module, "cpu_has_bf16_matmul", lambda: True)
     assert trainer_module.resolve_dtype("auto", cpu, wide) == "bf16"
-    assert trainer_module.resolve_dtype("auto", cpu, narrow) == "fp32"  # MLP's 512-wide input does not count
+    assert trainer_module.resolve_dtype("auto", cpu, narrow) == "fp32"  # MLP's 256-wide input does not count
     assert trainer_module.resolve_dtype("fp32", cpu, wide) == "fp32"
     monkeypatch.setattr(trainer_module, "cpu_has_bf16_matmul", lambda: False)
     assert trainer_module.resolve_dtype("auto", cpu, wide) == "fp32"
+
+
+def test_dtype_auto_keeps_small_mlps_in_fp32(monkeypatch):
+    import tinytx.engine.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16_matmul", lambda: True)
+    mlp = build("mlp", {"in_features": 64, "out_features": 10, "hidden_sizes": [256, 256]})
+    assert trainer_module.resolve_dtype("auto", torch.device("cpu"), mlp) == "fp32"

@@ -214,3 +214,28 @@ def test_gpu_fast_attention_and_bf16_training_step():
     cfg = TrainConfig(max_steps=5, batch_size=16, device="cuda", dtype="bf16", progress=False)
     result = Trainer(model, LanguageModeling(), {"idx": x, "targets": x}, None, cfg).fit()
     assert result["step"] == 5
+
+
+def test_cpu_bf16_attention_is_close_to_fp32_and_trains():
+    # on CPU, bf16 attention takes the explicit matmul path (torch's fused kernel is slow in bf16 there)
+    q, k, v = (t.detach().float() for t in _qkv(t=16, s=16, d=16))
+    want = attention(q, k, v, is_causal=True)
+    got = attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), is_causal=True)
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), want, atol=3e-2, rtol=3e-2)
+
+    from tinytx.engine import TrainConfig, Trainer
+    from tinytx.engine.tasks import LanguageModeling
+    from tinytx.models import build
+
+    torch.manual_seed(0)
+    x = torch.arange(16).repeat(32, 2)[:, :17] % 8  # a counting pattern: learnable to near 0 loss
+    data = {"idx": x[:, :-1], "targets": x[:, 1:]}
+    losses = {}
+    for dtype in ("fp32", "bf16"):
+        model = build("gpt", {"vocab_size": 8, "block_size": 16, "n_layer": 1, "n_head": 2, "n_embd": 32})
+        cfg = TrainConfig(max_steps=60, batch_size=16, lr=3e-3, device="cpu", dtype=dtype, progress=False)
+        trainer = Trainer(model, LanguageModeling(), data, None, cfg)
+        trainer.fit()
+        losses[dtype] = trainer.history[-1]["loss"]
+    assert losses["bf16"] < 0.5 and abs(losses["bf16"] - losses["fp32"]) < 0.2, losses

@@ -89,7 +89,7 @@ class TrainConfig:
     # hardware
     device: str = opt("auto", "auto, cpu, cuda, cuda:N or mps")
     dtype: str = opt("auto", "compute dtype: auto = bf16 autocast where it pays (a GPU with bf16; a CPU with "
-                                    "native bf16 matmul and a model at least 384 wide), else fp32; fp16 on GPU only",
+                                    "native bf16 matmul and a model wide enough to gain: transformers from 128, others from 384), else fp32; fp16 on GPU only",
                     choices=DTYPES)
     compile: bool = opt(False, "torch.compile the model")
     threads: int | None = opt(None, "CPU threads for torch (none = torch's choice)")

@@ -26,6 +26,7 @@ from .optim import lr_at, make_optimizer, penalty
 from .tasks import Task
 
 
+BF16_MIN_WIDTH = 384  # median Linear input width from which bf16 autocast pays on a CPU (resolve_dtype)
 UNSIZED = 10**12  # max_steps while a time budget is being measured (the cosine schedule is ~flat that far out)
 
 
@@ -55,8 +56,10 @@ def cpu_has_bf16_matmul() -> bool:
 
 
 def resolve_dtype(dtype: str, device: torch.device, model: nn.Module) -> str:
-    """'auto' -> bf16 where it pays, else fp32. Measured on a 2-core AVX512-BF16 CPU (scripts/bench_lm.py):
-    a 6-layer GPT 384 wide steps ~2.5x faster in bf16, one 128 wide ~1.4x slower (casts cost more than they save)."""
+    """'auto' -> bf16 where it pays, else fp32. On a CPU: when the median Linear input width reaches the model's
+    `bf16_min_width` (a module attribute; transformer stacks declare 128) or else BF16_MIN_WIDTH. Measured on a
+    2-core AVX512-BF16 CPU, GPT training steps, bf16 autocast vs fp32: 384 wide ~2x faster, 128 wide ~1.5x,
+    64 wide ~1.2x, 32 wide ~0.8x (casts cost more than they save); small MLPs on small batches gain nothing."""
     if dtype != "auto":
         return dtype
     if device.type == "cuda":
@@ -64,7 +67,9 @@ def resolve_dtype(dtype: str, device: torch.device, model: nn.Module) -> str:
     if device.type != "cpu" or not cpu_has_bf16_matmul():
         return "fp32"
     widths = sorted(m.in_features for m in model.modules() if isinstance(m, nn.Linear))
-    return "bf16" if widths and widths[len(widths) // 2] >= 384 else "fp32"
+    min_width = min((m.bf16_min_width for m in model.modules() if hasattr(m, "bf16_min_width")),
+                    default=BF16_MIN_WIDTH)
+    return "bf16" if widths and widths[len(widths) // 2] >= min_width else "fp32"
 
 
 def seed_everything(seed: int) -> None:
@@ -235,37 +240,30 @@ class Trainer:
 
     # --- the loop -----------------------------------------------------------------------------------------------
 
-    def _train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _train_step(self) -> tuple[torch.Tensor, int | torch.Tensor]:
+        """One optimizer step. Returns the step's mean loss (detached, not synced) and its number of targets."""
         cfg = self.config
         micro = [
             self.train_data.get(self.step * cfg.grad_accum + i, self.dist.rank, self.dist.world)
             for i in range(cfg.grad_accum)
         ]
-        micro = [{k: v.to(self.device, non_blocking=True) for k, v in b.items()} for b in micro]
-        # counts stay on the device (no sync per step); a task may return an int or a 0-d tensor
-        counts = [torch.as_tensor(self.task.num_targets(b), device=self.device, dtype=torch.float32) for b in micro]
-        # weight each micro-batch by its share of all targets in the global batch: accumulation and DDP then
-        # give the same gradient as one big batch (DDP averages over ranks, hence the world factor)
+        if self.device.type != "cpu":
+            micro = [{k: v.to(self.device, non_blocking=True) for k, v in b.items()} for b in micro]
         if len(micro) == 1 and not self.dist.enabled:
-            weights = [None]  # one micro-batch, one process: its weight is exactly 1 (saves ~10 tiny ops a step)
+            # one micro-batch, one process: its weight is exactly 1, so no counting or weighting ops (on a small
+            # model each tiny tensor op is a visible share of the step)
+            loss = self._backward(micro[0], None, sync=True)
+            n = self.task.num_targets(micro[0])
         else:
+            # weight each micro-batch by its share of all targets in the global batch: accumulation and DDP then
+            # give the same gradient as one big batch (DDP averages over ranks, hence the world factor)
+            counts = [torch.as_tensor(self.task.num_targets(b), device=self.device, dtype=torch.float32)
+                      for b in micro]
             total = self.dist.all_reduce_sum(torch.stack(counts).sum()).clamp(min=1.0)
-            weights = [n * self.dist.world / total for n in counts]
-        loss_sum = None
-        for i, (batch, n, weight) in enumerate(zip(micro, counts, weights)):
-            sync = i == len(micro) - 1
-            ctx = self.model.no_sync() if (self.dist.enabled and not sync) else nullcontext()
-            with ctx:
-                with self.autocast():
-                    loss, _ = self.task.loss(self.model, batch, with_metrics=False)
-                scaled = loss if weight is None else loss * weight
-                if sync:
-                    pen = penalty(self.raw_model, cfg.l1, cfg.l2)
-                    if pen is not None:
-                        scaled = scaled + pen
-                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
-            part = loss.detach() * n
-            loss_sum = part if loss_sum is None else loss_sum + part
+            loss_sum = sum(self._backward(b, c * self.dist.world / total, sync=i == len(micro) - 1) * c
+                           for i, (b, c) in enumerate(zip(micro, counts)))
+            n = torch.stack(counts).sum()
+            loss = loss_sum / n.clamp(min=1.0)
         if cfg.grad_clip:
             if self.scaler:
                 self.scaler.unscale_(self.optimizer)
@@ -276,7 +274,22 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return loss_sum, counts[0] if len(counts) == 1 else torch.stack(counts).sum()
+        return loss, n
+
+    def _backward(self, batch, weight, sync: bool) -> torch.Tensor:
+        """Forward and backward of one micro-batch (its loss times `weight`; DDP syncs gradients only when
+        `sync`). Returns its mean loss, detached."""
+        ctx = self.model.no_sync() if (self.dist.enabled and not sync) else nullcontext()
+        with ctx:
+            with self.autocast():
+                loss, _ = self.task.loss(self.model, batch, with_metrics=False)
+            scaled = loss if weight is None else loss * weight
+            if sync:
+                pen = penalty(self.raw_model, self.config.l1, self.config.l2)
+                if pen is not None:
+                    scaled = scaled + pen
+            (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+        return loss.detach()
 
     @torch.no_grad()
     def evaluate(self, data: Batches | None = None, max_batches: int | None = None) -> dict[str, float]:
@@ -338,6 +351,19 @@ class Trainer:
         self.config = self.config.replace(max_steps=self.max_steps)
         self.sizing = False
 
+    def _window_mean(self, window) -> tuple[float, float]:
+        """Target-weighted mean loss of the logged window's steps, and their number of targets."""
+        if not window:
+            return 0.0, 0.0
+        means = torch.stack([m for m, _ in window]).float()
+        ns = [n for _, n in window]
+        if all(isinstance(n, int) for n in ns):
+            counts = torch.tensor(ns, dtype=torch.float32, device=means.device)
+        else:
+            counts = torch.stack([torch.as_tensor(n, dtype=torch.float32, device=means.device) for n in ns])
+        n_window = float(counts.sum())
+        return float((means * counts).sum()) / max(n_window, 1.0), n_window
+
     def fit(self) -> dict[str, Any]:
         with self._graceful_interrupt():
             return self._fit()
@@ -347,7 +373,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_start(self)
         self.raw_model.train()
-        window_loss, window_targets = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
+        window: list[tuple[torch.Tensor, int | torch.Tensor]] = []  # (mean loss, targets) of the steps since the last log
         t0 = t_start = time.perf_counter()
         t_first, first_step = None, self.step
         try:
@@ -355,9 +381,7 @@ class Trainer:
                 lr = lr_at(self.step, cfg, self.max_steps)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                loss_sum, n = self._train_step()
-                window_loss += loss_sum
-                window_targets += n
+                window.append(self._train_step())
                 self.step += 1
                 if self.budget_s is not None:
                     now = time.perf_counter()
@@ -375,13 +399,12 @@ class Trainer:
                 do_ckpt = cfg.checkpoint_interval is not None and self.step % cfg.checkpoint_interval == 0
                 if self.step % (cfg.log_interval or 10) == 0 or last or do_eval or do_ckpt:
                     # one device sync per log interval, not per step
-                    n_window = float(window_targets)
-                    mean = float(window_loss) / max(n_window, 1.0)
+                    mean, n_window = self._window_mean(window)
                     self._check_finite(mean)
                     dt = time.perf_counter() - t0
                     logs.update(loss=mean, targets_per_s=n_window * self.dist.world / max(dt, 1e-9))
                     self.history.append({"step": self.step, **logs})
-                    window_loss.zero_(), window_targets.zero_()
+                    window.clear()
                     t0 = time.perf_counter()
                 if do_eval:
                     self.last_eval = self.evaluate(max_batches=cfg.eval_batches)

@@ -11,6 +11,8 @@ from .positional import make_positions
 
 
 class TransformerEncoder(nn.Module):
+    bf16_min_width = 128  # bf16 autocast pays on a CPU from this width (engine.trainer.resolve_dtype)
+
     def __init__(
         self, vocab_size: int, d_model: int = 128, n_head: int = 4, n_layer: int = 2, d_ff: int | None = None,
         max_len: int = 512, dropout: float = 0.0, positions: str = "learned", pad_id: int = 0,
