@@ -235,3 +235,41 @@ def test_dtype_auto_keeps_small_mlps_in_fp32(monkeypatch):
     monkeypatch.setattr(trainer_module, "cpu_has_bf16_matmul", lambda: True)
     mlp = build("mlp", {"in_features": 64, "out_features": 10, "hidden_sizes": [256, 256]})
     assert trainer_module.resolve_dtype("auto", torch.device("cpu"), mlp) == "fp32"
+
+
+def test_autocompile_keeps_compile_only_where_it_pays():
+    from tinytx.engine.autocompile import TIMED, AutoCompile
+
+    cpu = torch.device("cpu")
+    assert AutoCompile(True, cpu).state == "on" and AutoCompile(False, cpu).state == "off"
+
+    def run(eager_s, compiled_s, steps_left):
+        auto = AutoCompile(None, cpu)
+        auto.state = "eager"  # as if a compiler were found
+        actions = [auto.record(eager_s, steps_left, None) for _ in range(TIMED + 1)]
+        if auto.state == "trial":
+            actions += [auto.record(20.0, steps_left, None)]  # the compile itself is not counted
+            actions += [auto.record(compiled_s, steps_left, None) for _ in range(TIMED)]
+        return [a for a in actions if a], auto.state
+
+    assert run(0.05, 0.03, 10**5) == (["compile"], "on")
+    assert run(0.05, 0.06, 10**5) == (["compile", "revert"], "off")
+    assert run(0.05, 0.03, 100) == ([], "off")  # 5 s of eager steps left: a compile cannot pay
+
+
+def test_a_failing_compile_falls_back_to_eager(monkeypatch, capsys):
+    import tinytx.engine.autocompile as autocompile
+    import tinytx.engine.trainer as trainer_module
+
+    def broken_compile(model):
+        def call(*args, **kwargs):
+            raise RuntimeError("no C++ compiler")
+        return call
+
+    monkeypatch.setattr(trainer_module.torch, "compile", broken_compile)
+    monkeypatch.setattr(autocompile, "MIN_REMAINING_S", 0.0)  # try even on this short run
+    monkeypatch.setattr(autocompile, "can_compile", lambda device: True)
+    trainer = Trainer(linear(), Regression(), line(), None, cfg(max_steps=40, batch_size=8))
+    result = trainer.fit()
+    assert result["step"] == 40 and not result["compiled"]
+    assert "torch.compile failed (RuntimeError: no C++ compiler)" in capsys.readouterr().err

@@ -91,7 +91,8 @@ class TrainConfig:
     dtype: str = opt("auto", "compute dtype: auto = bf16 autocast where it pays (a GPU with bf16; a CPU with "
                                     "native bf16 matmul and a model wide enough to gain: transformers from 128, others from 384), else fp32; fp16 on GPU only",
                     choices=DTYPES)
-    compile: bool = opt(False, "torch.compile the model")
+    compile: bool | None = opt(None, "torch.compile the model (none = auto: on long runs, try it and keep it where "
+                                     "the compiled step is faster)")
     threads: int | None = opt(None, "CPU threads for torch (none = torch's choice)")
     seed: int = opt(1337, "random seed (weights, data order, dropout)")
     progress: bool = opt(True, "show a progress bar")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager, nullcontext
@@ -19,6 +20,7 @@ from torch import nn
 from ..data.batches import Batches, TensorBatches
 from ..errors import TinytxError, TrainingDiverged
 from . import checkpoint as ckpt
+from .autocompile import AutoCompile
 from .callbacks import Callback, EarlyStopping, JSONLLogger, ProgressBar, TensorBoardLogger
 from .config import TrainConfig
 from .distributed import setup as setup_dist
@@ -124,8 +126,10 @@ class Trainer:
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = torch.nn.parallel.DistributedDataParallel(self.raw_model, device_ids=ids)
-        if cfg.compile:
-            self.model = torch.compile(self.model)
+        self.eager_model = self.model
+        self.autocompile = AutoCompile(False if cfg.compile is None and self.dist.enabled else cfg.compile, self.device)
+        if self.autocompile.state == "on":
+            self.model = torch.compile(self.eager_model)
         self.optimizer = make_optimizer(self.raw_model, cfg, self.device)
         self.dtype = resolve_dtype(cfg.dtype, self.device, self.raw_model)
         self.autocast = self._autocast_context()
@@ -351,6 +355,39 @@ class Trainer:
         self.config = self.config.replace(max_steps=self.max_steps)
         self.sizing = False
 
+    def _sync_time(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def _compiling_step(self):
+        """A training step; during the compile trial a compile error falls back to eager (see autocompile.py)."""
+        if self.autocompile.state != "trial":
+            return self._train_step()
+        try:
+            return self._train_step()
+        except (TinytxError, MemoryError):
+            raise
+        except Exception as e:  # torch._dynamo / inductor errors have no common public base class
+            self.autocompile.failed(e)
+            self.model = self.eager_model
+            self.optimizer.zero_grad(set_to_none=True)
+            return self._train_step()
+
+    def _time_compile(self, seconds: float, t_start: float) -> bool:
+        """Feed one timed step to the auto-compile decision; switch models as it says. True once decided."""
+        if self.autocompile.decided:  # a failed compile decided it during the step
+            return True
+        left = None if self.budget_s is None else self.budget_s - (time.perf_counter() - t_start)
+        action = self.autocompile.record(seconds, self.max_steps - self.step, left)
+        if action == "compile":
+            self.model = torch.compile(self.eager_model)
+        elif action == "revert":
+            self.model = self.eager_model
+        if self.autocompile.decided and self.autocompile.note and self.dist.is_main:
+            print(f"tinytx: {self.autocompile.note}", file=sys.stderr)
+        return self.autocompile.decided
+
     def _window_mean(self, window) -> tuple[float, float]:
         """Target-weighted mean loss of the logged window's steps, and their number of targets."""
         if not window:
@@ -381,14 +418,18 @@ class Trainer:
                 lr = lr_at(self.step, cfg, self.max_steps)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                window.append(self._train_step())
+                t_step = self._sync_time() if self.autocompile.timing() else None
+                window.append(self._compiling_step())
                 self.step += 1
+                if t_step is not None and self._time_compile(self._sync_time() - t_step, t_start):
+                    t_first, first_step = None, self.step  # a time budget is sized on the steps from here on
                 if self.budget_s is not None:
                     now = time.perf_counter()
                     if t_first is None:
                         t_first = now
                     timed = self.step - first_step - 1
-                    if self.sizing and timed >= 3 and (now - t_first >= min(0.02 * self.budget_s, 10.0) or timed >= 200):
+                    if (self.sizing and self.autocompile.decided and timed >= 3
+                            and (now - t_first >= min(0.02 * self.budget_s, 10.0) or timed >= 200)):
                         self._size_to_budget(timed, now - t_first, now - t_start)
                     elif now - t_start > self.budget_s:
                         self.stop(f"time budget of {self.config.minutes:g} min reached")
@@ -426,7 +467,8 @@ class Trainer:
             ckpt.save_weights(self.raw_model, self.out_dir / ckpt.WEIGHTS)
         self.dist.barrier()
         result = {"step": self.step, "stopped": self._stop_reason, "val": self.last_eval,
-                  "interrupted": self.interrupted, "max_steps": self.max_steps}
+                  "interrupted": self.interrupted, "max_steps": self.max_steps,
+                  "compiled": self.autocompile.state == "on", "compile_note": self.autocompile.note}
         if self.early_stopping is not None and self.early_stopping.best is not None:
             result.update(best=self.early_stopping.best, best_step=self.early_stopping.best_step)
         return result

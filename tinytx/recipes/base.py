@@ -35,7 +35,7 @@ from ..rundir import STDIN_TEXT, Run, RunDir, RunMeta, build_saved_model, file_h
 
 # what may change on --resume; everything else must equal the saved run
 MAY_CHANGE_ON_RESUME = ("train.max_steps", "train.minutes", "train.device", "train.threads",
-                        "train.checkpoint_interval", "train.progress", "train.log")
+                        "train.checkpoint_interval", "train.progress", "train.log", "train.compile")
 
 
 @dataclass
