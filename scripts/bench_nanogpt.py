@@ -21,7 +21,8 @@ What it does:
 Configs: "cpu" = nanoGPT README's CPU command (4 layers, 4 heads, 128 dims, block 64, batch 12, 2000 iters, no
 dropout, nanoGPT's default bias=False); "big" = config/train_shakespeare_char.py as is (6/6/384, block 256,
 batch 64, dropout 0.2) at fewer iterations. nanoGPT on CPU runs fp32 (its autocast context is CUDA-only);
-tinytx runs its defaults (`--dtype auto`, i.e. bf16 autocast on an AVX512-BF16/AMX CPU for the 384-wide model).
+tinytx runs its defaults: no biases (as nanoGPT), `--dtype auto` (bf16 autocast for transformers from 128 wide
+on an AVX512-BF16/AMX CPU), `--compile` auto (the full run tries it and keeps it if faster; see --round-extra).
 Not a test: nothing asserts. Run heavy benches under `flock /tmp/tinytx-heavy.lock` on a shared machine.
 """
 from __future__ import annotations
@@ -86,11 +87,14 @@ def tinytx_cmd(c: dict, iters: int, out: str, eval_interval: int, extra: list[st
     return [*TINYTX, "train", "lm", "--out", out, "--data", str(ROOT / "data/tinyshakespeare/input.txt"),
             "--tokenizer", "char", "--block-size", str(c["block"]), "--batch-size", str(c["batch"]),
             "--n-layer", str(c["n_layer"]), "--n-head", str(c["n_head"]), "--n-embd", str(c["n_embd"]),
-            "--dropout", str(c["dropout"]), "--no-bias", "--max-steps", str(iters), "--lr", str(LR),
+            "--dropout", str(c["dropout"]), "--max-steps", str(iters), "--lr", str(LR),
             "--min-lr", str(MIN_LR), "--warmup-steps", str(min(WARMUP, iters // 5)), "--schedule", "cosine",
             "--betas", BETAS, "--weight-decay", str(WD), "--grad-clip", str(CLIP), "--eval-interval",
             str(eval_interval), "--eval-batches", str(EVAL_BATCHES), "--log-interval", str(c["log"]),
-            "--device", "cpu", "--no-progress", *extra]  # extra comes last: its --bias overrides --no-bias
+            "--device", "cpu", "--no-progress", *extra]  # no bias, dtype auto, compile auto: tinytx's defaults
+
+
+STDERR = {"last": ""}  # the last command's standard error (tinytx says there what its auto compile decided)
 
 
 def run(cmd: list[str], cwd: Path | None = None) -> tuple[str, float]:
@@ -99,6 +103,7 @@ def run(cmd: list[str], cwd: Path | None = None) -> tuple[str, float]:
     wall = time.perf_counter() - t0
     if p.returncode:
         sys.exit(f"failed ({p.returncode}): {shlex.join(cmd)}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    STDERR["last"] = p.stderr
     return p.stdout, wall
 
 
@@ -158,12 +163,13 @@ def bench(name: str, args, nano: Path, tmp: Path) -> None:
     c = CONFIGS[name]
     TOKENS_PER_ITER = c["block"] * c["batch"]
     extra = shlex.split(args.tinytx_extra)
+    round_extra = extra + shlex.split(args.round_extra)
     iters = max(10, int((args.iters or c["iters"]) * args.scale))
     round_iters = max(c["warmup"] + 3, int((args.round_iters or c["round_iters"]) * max(args.scale, 0.25)))
     print(f"## config {name}: {c['n_layer']} layers, {c['n_head']} heads, {c['n_embd']} dims, block {c['block']}, "
           f"batch {c['batch']}, dropout {c['dropout']}; tinytx extra flags: {extra or 'none'}\n", flush=True)
     print("nanoGPT:", shlex.join(nano_cmd(c, round_iters, "OUT", 10**9, 1)))
-    print("tinytx: ", shlex.join(tinytx_cmd(c, round_iters, "OUT", 10**9, extra)), "\n", flush=True)
+    print("tinytx: ", shlex.join(tinytx_cmd(c, round_iters, "OUT", 10**9, round_extra)), "\n", flush=True)
     rows, nano_rates, tx_rates, ratios = [], [], [], []
     for r in range(args.rounds):
         lo = load()
@@ -171,7 +177,7 @@ def bench(name: str, args, nano: Path, tmp: Path) -> None:
         a = nano_rate(out, TOKENS_PER_ITER, c["warmup"])
         shutil.rmtree(tmp / f"n{name}{r}", ignore_errors=True)
         run_dir = tmp / f"t{name}{r}"
-        run(tinytx_cmd(c, round_iters, str(run_dir), 10**9, extra))
+        run(tinytx_cmd(c, round_iters, str(run_dir), 10**9, round_extra))
         b = tinytx_rate(run_dir, c["warmup"])
         shutil.rmtree(run_dir, ignore_errors=True)
         nano_rates.append(a), tx_rates.append(b), ratios.append(b / a)
@@ -194,7 +200,12 @@ def bench(name: str, args, nano: Path, tmp: Path) -> None:
     _, nano_wall = run(nano_cmd(c, iters, nout, every, args.eval_iters), cwd=nano)
     it, nano_loss, n_nano = nano_val(nano, nout)
     run_dir = tmp / f"tfull{name}"
+    # a cold compile cache, as on a user's first run (torch.compile caches compiled kernels across runs)
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(tmp / f"inductor-{name}")
     _, tx_wall = run(tinytx_cmd(c, iters, str(run_dir), every, extra))
+    del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    decided = [ln for ln in STDERR["last"].splitlines() if "torch.compile" in ln]
+    print(f"tinytx full run: {decided[0] if decided else 'no compile trial (run too short for one)'}", flush=True)
     tx_loss, n_tx = tinytx_val(run_dir, valtext)
     print(f"\n### {name}: one full run each, {iters} iterations, evaluations every {every} (20 batches), "
           f"load at start {lo}, at end {load()}\n")
@@ -219,6 +230,9 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for both tools (default: torch's "
                     "choice); on a shared box 1 thread each is far less hurt by other load than 2")
     ap.add_argument("--tinytx-extra", default="", help="extra flags for tinytx train lm, e.g. '--bias --compile'")
+    ap.add_argument("--round-extra", default="", help="extra tinytx flags for the timing rounds only: '--compile' "
+                    "measures the compiled steady state that the full run's auto compile reaches (a round is too "
+                    "short for auto mode to try compiling); the full run prints what auto decided")
     args = ap.parse_args(argv)
     global EVAL_BATCHES
     EVAL_BATCHES = args.eval_iters or 20
