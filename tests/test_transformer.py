@@ -239,3 +239,22 @@ def test_cpu_bf16_attention_is_close_to_fp32_and_trains():
         trainer.fit()
         losses[dtype] = trainer.history[-1]["loss"]
     assert losses["bf16"] < 0.5 and abs(losses["bf16"] - losses["fp32"]) < 0.2, losses
+
+
+def test_cpu_dropout_drops_p_and_keeps_the_expectation():
+    from tinytx.models.dropout import Dropout, dropout
+
+    x = torch.ones(200_000, requires_grad=True)
+    torch.manual_seed(0)
+    y = dropout(x, 0.2)
+    frac = (y == 0).float().mean().item()
+    assert abs(frac - 0.2) < 0.005 and abs(y.mean().item() - 1.0) < 0.01
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, y.detach())  # gradient flows exactly through the kept elements
+    torch.manual_seed(0)
+    assert torch.equal(dropout(x, 0.2), y)  # the global generator: seeded runs repeat
+    odd = torch.ones(3, 5, 7)  # a size that is not a multiple of 4
+    assert dropout(odd, 0.5).shape == odd.shape
+    layer = Dropout(0.3).eval()
+    assert layer(odd) is odd and dropout(odd, 0.0) is odd
+    assert (dropout(odd, 1.0) == 0).all()

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..dropout import Dropout, dropout
+
 
 def causal_mask(t: int, s: int, device=None) -> torch.Tensor:
     """(t, s) bool mask for t queries that are the LAST t of s positions: query i sees keys 0 .. s-t+i."""
@@ -46,7 +48,7 @@ def attention(q, k, v, mask=None, is_causal=False, dropout_p=0.0, fast=True):
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = scores.softmax(dim=-1)
     if dropout_p > 0:
-        weights = F.dropout(weights, dropout_p)
+        weights = dropout(weights, dropout_p)
     return weights @ v
 
 
@@ -114,7 +116,7 @@ class MultiHeadAttention(nn.Module):
         self.d_model, self.n_head, self.dropout, self.fast = d_model, n_head, dropout, fast
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.proj = nn.Linear(d_model, d_model, bias=bias)
-        self.resid_drop = nn.Dropout(dropout)
+        self.resid_drop = Dropout(dropout)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, d) -> (B, H, T, Dh)
         b, t, _ = x.shape

@@ -12,6 +12,8 @@ import math
 
 from torch import nn
 
+from ..dropout import Dropout
+
 from .attention import MultiHeadAttention
 
 
@@ -29,7 +31,7 @@ class MLP(nn.Module):
         self.fc = nn.Linear(d_model, d_ff, bias=bias)
         self.act = nn.GELU(approximate="tanh" if activation == "gelu_tanh" else "none")
         self.proj = nn.Linear(d_ff, d_model, bias=bias)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x):
         return self.drop(self.proj(self.act(self.fc(x))))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..dropout import Dropout
+
 from .attention import KVCache
 from .blocks import DecoderBlock, init_weights
 from .positional import make_positions
@@ -24,7 +26,7 @@ class TransformerDecoder(nn.Module):
         self.n_layer, self.max_len = n_layer, max_len
         self.tok_emb = nn.Embedding(vocab_size, d_model)
         self.pos = make_positions(positions, max_len, d_model)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.blocks = nn.ModuleList(
             DecoderBlock(d_model, n_head, d_ff or 4 * d_model, dropout, cross_attention, bias, fast, activation)
             for _ in range(n_layer)

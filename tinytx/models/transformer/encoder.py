@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..dropout import Dropout
+
 from .blocks import EncoderBlock, init_weights
 from .positional import make_positions
 
@@ -22,7 +24,7 @@ class TransformerEncoder(nn.Module):
         self.pad_id, self.max_len = pad_id, max_len
         self.tok_emb = nn.Embedding(vocab_size, d_model)
         self.pos = make_positions(positions, max_len, d_model)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.blocks = nn.ModuleList(
             EncoderBlock(d_model, n_head, d_ff or 4 * d_model, dropout, bias, fast) for _ in range(n_layer)
         )
