@@ -52,7 +52,8 @@ class TrainConfig:
     max_steps: int | None = opt(None, "optimizer steps (wins over --epochs)")
     epochs: float | None = opt(None, "passes over the training data")
     minutes: float | None = opt(None, "time budget: alone, the schedule is sized to it (steps measured on the first "
-                                      "steps); with --max-steps/--epochs, a limit that stops training (resumable)")
+                                      "steps; it may end up to 10%% late rather than be cut short); with "
+                                      "--max-steps/--epochs, a limit that stops training (resumable)")
     # gradient descent flavour: "full" = batch GD, 1 = stochastic GD, n = mini-batch
     batch_size: int | str = opt(32, "rows per step: n = mini-batch, 1 = stochastic GD, 'full' = batch GD "
                                     "(seq2seq also takes a token budget such as 4096t)", parse=parse_batch_size)

@@ -29,6 +29,9 @@ from .tasks import Task
 
 
 BF16_MIN_WIDTH = 384  # median Linear input width from which bf16 autocast pays on a CPU (resolve_dtype)
+# a schedule sized to a time budget may end this much past it before it is cut short: cutting it loses the end of
+# the learning-rate decay, for a few seconds of sizing error (steps slow down as the machine warms or gets busy)
+OVERRUN = 1.1
 UNSIZED = 10**12  # max_steps while a time budget is being measured (the cosine schedule is ~flat that far out)
 
 
@@ -144,6 +147,7 @@ class Trainer:
         # a time budget alone sizes max_steps after a few timed steps; with steps/epochs given it only limits
         self.budget_s = cfg.minutes * 60 if cfg.minutes else None
         self.sizing = self.budget_s is not None and cfg.max_steps is None and cfg.epochs is None
+        self.sized = False  # max_steps was fixed from a time budget (then the schedule may overrun it a little)
         self.early_stopping = None
         if cfg.patience is not None or (self.val_data is not None and cfg.restore_best):
             self.early_stopping = EarlyStopping(
@@ -353,7 +357,7 @@ class Trainer:
         steps = int(remaining / (per_step + event_s / self.eval_interval))
         self.max_steps = self.step + max(1, steps)
         self.config = self.config.replace(max_steps=self.max_steps)
-        self.sizing = False
+        self.sizing, self.sized = False, True
 
     def _sync_time(self) -> float:
         if self.device.type == "cuda":
@@ -431,7 +435,7 @@ class Trainer:
                     if (self.sizing and self.autocompile.decided and timed >= 3
                             and (now - t_first >= min(0.02 * self.budget_s, 10.0) or timed >= 200)):
                         self._size_to_budget(timed, now - t_first, now - t_start)
-                    elif now - t_start > self.budget_s:
+                    elif now - t_start > self.budget_s * (OVERRUN if self.sized else 1.0):
                         self.stop(f"time budget of {self.config.minutes:g} min reached")
 
                 logs: dict[str, float] = {"lr": lr}
