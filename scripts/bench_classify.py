@@ -1,12 +1,20 @@
-"""Text classification on SpamAssassin (ham/spam): every classifier family, test accuracy, macro-F1, time, params.
+"""Text classification: every tinytx classifier with CLI defaults beside scikit-learn and fastText, one table per set.
 
-    flock /tmp/tinytx-heavy.lock python scripts/bench_classify.py            # all rows (~15 min on 2 CPU cores)
-    python scripts/bench_classify.py --only bow-tfidf,embedding             # some rows
+    python scripts/bench_classify.py --threads 1                          # SpamAssassin, all rows
+    python scripts/bench_classify.py --sets spam,spam10,books3 --threads 1
+    python scripts/bench_classify.py --only bow,embedding,sk-svc            # some rows
 
-Prints a markdown table. "train s" is the wall time of `train("classify", ...)` (reading the CSV, featurizing /
-tokenizing, the Trainer's epochs with their validation passes and checkpoints); "fit s" is the Trainer alone (its
-first step to its end). Sequence models see at most --max-len tokens per text. Rows give only what differs from the
-per-model defaults (ClassifyOptions.PRESETS), as the command line would.
+Sets: spam = data/spamassassin (4,837 e-mails / 1,209 test); spam10 = a seeded 10% of its train file, the same test;
+books3 = 20-line passages of three English books (1,680 / 420); the last two are built by
+scripts/make_classify_sets.py from files the project has (books3 needs ../shared/data/english). `--train/--test`
+bench any other CSV pair (columns `text`, `label`).
+
+Every tinytx row is `tinytx train classify --model M --data TRAIN` with nothing else (the "flags" column says so;
+--threads only sets the torch threads): epochs, max length, warm-up and early stopping are derived from the data
+(tinytx/recipes/classify_defaults.py), and the "resolved" column shows what they became. tinytx holds 10% of the
+train file out for validation (its default); the peers train on all of it. "train s" is the wall time of the whole
+fit (reading, featurizing/tokenizing, training with validation and checkpoints). scikit-learn and fastText are
+bench-only extras (pip install 'tinytx[bench]').
 """
 from __future__ import annotations
 
@@ -19,82 +27,133 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(ROOT / "scripts"))
 
 import torch  # noqa: E402
 
 import tinytx  # noqa: E402
-from tinytx.engine import Callback  # noqa: E402
+from tinytx.data.text_classification import read_labelled  # noqa: E402
 from tinytx.recipes import get, train  # noqa: E402
 
-
-class FitClock(Callback):
-    """The Trainer's own time: from the start of training to its end (checkpoints and validation included)."""
-
-    def on_train_start(self, trainer):
-        self.t0 = time.perf_counter()
-
-    def on_train_end(self, trainer):
-        self.seconds = time.perf_counter() - self.t0
+TINYTX = ("bow", "embedding", "gru", "transformer")
+PEERS = ("sk-lr", "sk-svc", "sk-nb", "fasttext", "fasttext-25")
 
 
-def rows(max_len: int):
-    """(name, notes, classify options by name, "train.x" for training settings); "mlm" rows pretrain first."""
-    seq = dict(max_len=max_len, vocab_size=20_000, min_count=2)
-    tr = dict(n_embd=64, n_head=4, n_layer=2, d_ff=128, dropout=0.1, pooling="mean", **seq)
-    return [
-        ("bow-binary", "binary presence, 1-2 grams, softmax regression", dict(model="bow", features="binary", ngrams=2, vocab_size=50_000)),
-        ("bow-count", "counts, 1-2 grams, softmax regression", dict(model="bow", features="count", ngrams=2, vocab_size=50_000)),
-        ("bow-tfidf", "TF-IDF, 1-2 grams, softmax regression", dict(model="bow", features="tfidf", ngrams=2, vocab_size=50_000)),
-        ("bow-tfidf-mlp", "TF-IDF, 1-2 grams, MLP 64 hidden", dict(model="bow", features="tfidf", ngrams=2, vocab_size=50_000, hidden=64)),
-        ("embedding", "fastText-style mean of 64-d embeddings + 50k hashed bigram buckets", dict(model="embedding", n_embd=64, bigram_buckets=50_000, dropout=0.0, **seq)),
-        ("gru", f"bi-GRU 64, packed, max {max_len} tokens", {"model": "gru", "n_embd": 64, "hidden_size": 64, "train.epochs": 4, **seq}),
-        ("transformer", f"encoder 2x64, mean pooling, from scratch, max {max_len} tokens", {"model": "transformer", "train.epochs": 6, "train.lr": 1e-3, **tr}),
-        ("transformer-mlm", "same encoder, MLM-pretrained on train texts, fine-tuned", {"model": "transformer", "train.epochs": 6, "train.lr": 1e-3, "init_from": "MLM", **tr}),
-    ]
+def accuracy_f1(truth, pred) -> tuple[float, float]:
+    labels = sorted(set(truth))
+    acc = sum(t == p for t, p in zip(truth, pred)) / len(truth)
+    f1s = []
+    for lab in labels:
+        tp = sum(t == lab and p == lab for t, p in zip(truth, pred))
+        fp = sum(t != lab and p == lab for t, p in zip(truth, pred))
+        fn = sum(t == lab and p != lab for t, p in zip(truth, pred))
+        f1s.append(2 * tp / max(1, 2 * tp + fp + fn))
+    return acc, sum(f1s) / len(f1s)
+
+
+def sklearn_row(name, train_xy, test_xy):
+    """scikit-learn with its own defaults: TF-IDF (1-grams) + LogisticRegression / LinearSVC, counts + NB."""
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    model = {"sk-lr": lambda: make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000)),
+             "sk-svc": lambda: make_pipeline(TfidfVectorizer(), LinearSVC()),
+             "sk-nb": lambda: make_pipeline(CountVectorizer(), MultinomialNB())}[name]()
+    t0 = time.perf_counter()
+    model.fit(*train_xy)
+    seconds = time.perf_counter() - t0
+    return accuracy_f1(test_xy[1], list(model.predict(test_xy[0]))), seconds
+
+
+def fasttext_row(name, train_xy, test_xy, tmp: Path):
+    """fastText supervised, its defaults (dim 100, lr 0.1, 1-grams), 5 or 25 epochs, one thread, lowercased."""
+    import fasttext
+
+    clean = lambda s: " ".join(s.lower().split())
+    path = tmp / "fasttext.txt"
+    path.write_text("".join(f"__label__{y} {clean(x)}\n" for x, y in zip(*train_xy)), encoding="utf-8")
+    t0 = time.perf_counter()
+    model = fasttext.train_supervised(str(path), epoch=25 if name == "fasttext-25" else 5, thread=1, verbose=0)
+    seconds = time.perf_counter() - t0
+    pred = [labels[0].removeprefix("__label__") for labels in model.predict([clean(x) for x in test_xy[0]])[0]]
+    return accuracy_f1(test_xy[1], pred), seconds
+
+
+PEER_FLAGS = {"sk-lr": "TfidfVectorizer() + LogisticRegression(max_iter=1000)",
+              "sk-svc": "TfidfVectorizer() + LinearSVC()", "sk-nb": "CountVectorizer() + MultinomialNB()",
+              "fasttext": "train_supervised defaults (epoch 5), thread 1",
+              "fasttext-25": "train_supervised, epoch 25, thread 1"}
+
+
+def tinytx_row(model: str, train_path: str, test_path: str, out: Path, threads: int):
+    t0 = time.perf_counter()
+    result = train("classify", out, given={"data": train_path, "model": model, "train.progress": False,
+                                           "train.threads": threads})
+    seconds = time.perf_counter() - t0
+    run = tinytx.load_run(out)
+    m = get("classify").evaluate(run, data=test_path)
+    o, cfg = run.options, run.options.train
+    resolved = f"{cfg.max_steps} steps max, bs {cfg.batch_size}, warm-up {cfg.warmup_steps}, patience {cfg.patience}"
+    if model != "bow":
+        resolved += f", max_len {o.max_len}"
+    resolved += f"; stopped at {result['step']}, best {result.get('best_step')}"
+    return (m["accuracy"], m["macro_f1"]), seconds, f"{resolved}; {result['params']:,} params"
+
+
+def sets(names: list[str], args) -> list[tuple[str, str, str]]:
+    if args.train:
+        return [("custom", args.train, args.test)]
+    out = []
+    for name in names:
+        if name == "spam":
+            spam = ROOT / "data" / "spamassassin"
+            out.append((name, str(spam / "train.csv.gz"), str(spam / "test.csv.gz")))
+        else:
+            import make_classify_sets as mk
+
+            folder = getattr(mk, name)(Path(args.sets_dir))
+            out.append((name, str(folder / "train.csv.gz"), str(folder / "test.csv.gz")))
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--train", default=str(ROOT / "data/spamassassin/train.csv.gz"))
-    ap.add_argument("--test", default=str(ROOT / "data/spamassassin/test.csv.gz"))
-    ap.add_argument("--max-len", type=int, default=256)
-    ap.add_argument("--mlm-steps", type=int, default=600)
-    ap.add_argument("--only", default="", help="comma-separated row names")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (1: on the shared 2-core box, 2 threads made small GRU steps ~45x slower under load)")
+    ap.add_argument("--sets", default="spam", help="comma-separated: spam, spam10, books3")
+    ap.add_argument("--sets-dir", default="/tmp/tinytx_classify_sets", help="where spam10/books3 are written")
+    ap.add_argument("--train", help="a train CSV of your own (with --test): benches that instead of --sets")
+    ap.add_argument("--test")
+    ap.add_argument("--only", default="", help=f"comma-separated rows: {', '.join(TINYTX + PEERS)}")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 on the shared 2-core box)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     tmp = Path(tempfile.mkdtemp(prefix="bench_classify_"))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; train {args.train}, test {args.test}\n")
-    print("| model | what | test accuracy | test macro-F1 | train s | fit s | params |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    mlm_run = None
-    for name, notes, over in rows(args.max_len):
-        if only and name not in only:
-            continue
-        extra_s = 0.0
-        if over.get("init_from") == "MLM":
-            if mlm_run is None:
-                mlm_run = tmp / "mlm"
-                t0 = time.perf_counter()
-                r = train("mlm", mlm_run, given={
-                    "data": args.train, "max_len": args.max_len, "n_embd": 64, "n_head": 4, "n_layer": 2, "d_ff": 128,
-                    "train.max_steps": args.mlm_steps, "train.batch_size": 32, "train.lr": 1e-3,
-                    "train.progress": False})
-                extra_s = time.perf_counter() - t0
-                notes += f" (MLM: {args.mlm_steps} steps, {extra_s:.0f} s, val loss {r['val'].get('loss', float('nan')):.2f})"
-            over = dict(over, init_from=str(mlm_run))
-        out = tmp / name
-        t0 = time.perf_counter()
-        clock = FitClock()
-        result = train("classify", out, given={"data": args.train, "train.progress": False, **over}, callbacks=[clock])
-        wall = time.perf_counter() - t0
-        m = get("classify").evaluate(tinytx.load_run(out), data=args.test)
-        print(f"| {name} | {notes} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {wall:.1f} | {clock.seconds:.1f} | "
-              f"{result['params']:,} |", flush=True)
+    load = os.getloadavg()[0]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, load average {load:.1f}\n")
+    for set_name, train_path, test_path in sets([s.strip() for s in args.sets.split(",") if s.strip()], args):
+        train_xy = read_labelled(train_path, "text", "label")
+        test_xy = read_labelled(test_path, "text", "label")
+        print(f"### {set_name}: {len(train_xy[0]):,} train / {len(test_xy[0]):,} test, "
+              f"{len(set(train_xy[1]))} classes ({train_path})\n")
+        print("| model | flags | test accuracy | test macro-F1 | train s | resolved / notes |")
+        print("|---|---|---:|---:|---:|---|")
+        for name in PEERS + TINYTX:
+            if only and name not in only:
+                continue
+            if name in TINYTX:
+                (acc, f1), s, notes = tinytx_row(name, train_path, test_path, tmp / f"{set_name}-{name}", args.threads)
+                flags = f"`--model {name}` (defaults)"
+            elif name.startswith("sk-"):
+                (acc, f1), s = sklearn_row(name, train_xy, test_xy)
+                flags, notes = PEER_FLAGS[name], "scikit-learn"
+            else:
+                (acc, f1), s = fasttext_row(name, train_xy, test_xy, tmp)
+                flags, notes = PEER_FLAGS[name], "fasttext-wheel 0.9.2"
+            print(f"| {name} | {flags} | {acc:.4f} | {f1:.4f} | {s:.1f} | {notes} |", flush=True)
+        print(f"\n(load average after this set: {os.getloadavg()[0]:.1f})\n", flush=True)
 
 
 if __name__ == "__main__":

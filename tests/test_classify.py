@@ -60,7 +60,11 @@ def test_presets_fill_in_per_model_defaults(tmp_path):
     classify(tmp_path / "run", model="transformer", **{"train.max_steps": 1, "max_len": 8})
     run = tinytx.load_run(tmp_path / "run")
     assert run.model.config.d_model == 128 and run.model.config.n_layer == 2
-    assert run.options.train.lr == 5e-4 and run.options.train.epochs == 8 and run.options.train.batch_size == 16
+    assert run.options.train.lr == 5e-4 and run.options.train.batch_size == 16
+    # a budget the user gives is taken as it is: no epochs, warm-up or early stopping are added to it
+    t = run.options.train
+    assert (t.max_steps, t.epochs, t.warmup_steps, t.patience) == (1, None, 0, None)
+    assert run.options.pooling == "mean" and run.model.config.pooling == "mean"  # the from-scratch default
 
 
 @pytest.fixture(scope="module")

@@ -55,10 +55,11 @@ class Inputs:
         self.featurizer, self.tokenizer, self.max_len = featurizer, tokenizer, max_len
 
     def examples(self, texts: Sequence[str], labels: Sequence[int], rows=None) -> list:
+        """rows: the texts already featurized (bow) or encoded (token ids), to do it once."""
         if self.featurizer is not None:
             rows = rows if rows is not None else self.featurizer.transform(texts)
             return [(i, w, y) for (i, w), y in zip(rows, labels)]
-        ids = self.tokenizer.encode_batch(list(texts))
+        ids = rows if rows is not None else self.tokenizer.encode_batch(list(texts))
         return [(x[: self.max_len], y) for x, y in zip(ids, labels)]
 
     def collate(self, examples) -> dict[str, torch.Tensor]:

@@ -110,6 +110,8 @@ class PackedGRUClassifier(nn.Module):
         lengths = mask.sum(1).clamp(min=1)  # an empty text still runs one (padding) step, as in the model
         packed = pack_padded_sequence(m.drop(m.emb(ids)), lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = pad_packed_sequence(m.gru(packed)[0], batch_first=True)  # (B, T, directions * H)
+        if getattr(m.config, "pooling", "last") != "last":  # max / mean of the outputs: the model's own pooling
+            return m.head(m.drop(m.pool(out, mask[:, : out.size(1)])))
         h = m.config.hidden_size
         last = out[torch.arange(out.size(0)), lengths - 1, :h]
         state = torch.cat([last, out[:, 0, h:]], dim=-1) if m.config.bidirectional else last

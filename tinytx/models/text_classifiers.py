@@ -2,8 +2,8 @@
 pretrains that encoder.
 
 Inputs are padded (B, L) ids with a mask (True = real token, the transformer's convention); padding never
-reaches the prediction: the GRU packs the sequences (pack_padded_sequence), the encoder masks attention and
-pools only real positions.
+reaches the prediction: the GRU packs the sequences (pack_padded_sequence) and pools only real positions, the
+encoder masks attention and pools only real positions.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..specials import CLS_ID
 from .registry import register
@@ -28,11 +28,24 @@ class GRUClassifierConfig:
     bidirectional: bool = True
     dropout: float = 0.0
     freeze_embeddings: bool = False  # the embedding table gets no gradient (vectors from a word2vec run)
+    # last = the state after each row's last real token (each direction's); max / mean / maxmean = pooled over every
+    # real position's output. On long texts the last state has to carry the whole document through hundreds of
+    # steps and learns slowly (0.73 on 5-class news where a bag of words gets 0.97); max+mean pooling gives every
+    # position a direct path to the loss. "last" stays the config's default so runs saved before pooling rebuild.
+    pooling: str = "last"
+
+    def __post_init__(self):
+        if self.pooling not in GRU_POOLINGS:
+            raise ValueError(f"gru pooling must be one of {', '.join(GRU_POOLINGS)}, got {self.pooling!r}")
+
+
+GRU_POOLINGS = ("last", "max", "mean", "maxmean")
 
 
 @register("gru_classifier")
 class GRUClassifier(nn.Module):
-    """Embedding -> (bi)GRU over the real tokens only -> last hidden state(s) -> linear."""
+    """Embedding -> (bi)GRU over the real tokens only -> last hidden state(s), or the max / mean / both of the
+    outputs at real positions -> linear."""
 
     config_class = GRUClassifierConfig
 
@@ -43,7 +56,8 @@ class GRUClassifier(nn.Module):
         self.gru = nn.GRU(c.n_embd, c.hidden_size, c.n_layer, batch_first=True, bidirectional=c.bidirectional,
                           dropout=c.dropout if c.n_layer > 1 else 0.0)
         self.drop = nn.Dropout(c.dropout)
-        self.head = nn.Linear(c.hidden_size * (2 if c.bidirectional else 1), c.num_classes)
+        width = c.hidden_size * (2 if c.bidirectional else 1)
+        self.head = nn.Linear(width * (2 if c.pooling == "maxmean" else 1), c.num_classes)
         if c.freeze_embeddings:
             self.emb.weight.requires_grad_(False)
 
@@ -60,9 +74,24 @@ class GRUClassifier(nn.Module):
             mask = ids != 0
         lengths = mask.sum(1).clamp(min=1).cpu()  # an empty text still runs one (padding) step
         packed = pack_padded_sequence(self.drop(self.emb(ids)), lengths, batch_first=True, enforce_sorted=False)
-        _, h = self.gru(packed)  # h (layers * directions, B, H): the state after each row's last REAL token
-        h = torch.cat([h[-2], h[-1]], dim=-1) if self.config.bidirectional else h[-1]
-        return self.head(self.drop(h))
+        out, h = self.gru(packed)  # h (layers * directions, B, H): the state after each row's last REAL token
+        if self.config.pooling == "last":
+            state = torch.cat([h[-2], h[-1]], dim=-1) if self.config.bidirectional else h[-1]
+        else:
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.size(1))  # (B, L, directions * H)
+            state = self.pool(out, mask)
+        return self.head(self.drop(state))
+
+    def pool(self, out, mask):
+        """The max and/or mean of the padded GRU outputs (B, L, D) over each row's real positions -> (B, D or 2D).
+        An empty text ran one padding step (lengths >= 1): position 0 always counts, so no row pools nothing."""
+        real = (mask | (torch.arange(out.size(1), device=out.device) == 0)).unsqueeze(-1)
+        pooled = []
+        if self.config.pooling in ("max", "maxmean"):
+            pooled.append(out.masked_fill(~real, float("-inf")).amax(1))
+        if self.config.pooling in ("mean", "maxmean"):
+            pooled.append((out * real).sum(1) / real.sum(1))
+        return torch.cat(pooled, dim=-1)
 
 
 @dataclass

@@ -8,9 +8,11 @@ bow / embedding / gru / transformer -> cross-entropy.
     get("classify").evaluate(run, data="data/spamassassin/test.csv.gz")["accuracy"]
     run.predict(["FREE money!!!"])   # [("spam", 0.98)]
 
-Models: bow (sparse bag-of-words + softmax regression / MLP), embedding (fastText-style), gru, transformer (from
-scratch, or its encoder from a masked-LM run: --init-from, --freeze body). The embedding and gru models can start
-from a word2vec run's vectors (--init-embeddings, --freeze-embeddings). The run keeps what eval/predict need to
+Models: bow (sparse bag-of-words + softmax regression / MLP), embedding (fastText-style), gru (max+mean pooled),
+transformer (from scratch, or its encoder from a masked-LM run: --init-from, --freeze body). What the user leaves
+unset of the step budget, max length, warm-up, early stopping and pooling is sized from the data
+(classify_defaults.py) once the texts are read, and saved with the run's options. The embedding and gru models can
+start from a word2vec run's vectors (--init-embeddings, --freeze-embeddings). The run keeps what eval/predict need to
 rebuild the inputs exactly: the label list (info), features.json (bow) or tokenizer.json (token models).
 """
 from __future__ import annotations
@@ -29,13 +31,17 @@ from ..options import CLASSIFY_MODELS, ClassifyOptions
 from ..predict import run_inputs
 from ..rundir import CONFUSION, FEATURES, STDIN_CSV, Run, RunDir, load_model, require
 from ..tokenizers import train_tokenizer
+from . import classify_defaults
 from .base import Prepared, default_summary
 
 REGISTRY_NAME = {"bow": "bow", "embedding": "embedding", "gru": "gru_classifier",
                  "transformer": "transformer_classifier"}
+POOLINGS = {"transformer": ("cls", "mean"), "gru": ("last", "max", "mean", "maxmean")}
 
 
-def check_options(opts: ClassifyOptions) -> None:
+def check_options(opts: ClassifyOptions, new: bool = True) -> None:
+    """One-line errors for options that cannot work together. `new`: a run being started (a resumed one was
+    checked when it started, and runs saved before --pooling applied to the gru keep pooling "cls" for any model)."""
     if opts.model not in CLASSIFY_MODELS:
         raise TinytxError(f"unknown classifier {opts.model!r}; choose one of {', '.join(CLASSIFY_MODELS)}")
     if opts.init_from and opts.model != "transformer":
@@ -46,8 +52,11 @@ def check_options(opts: ClassifyOptions) -> None:
         raise TinytxError("--init-embeddings (a word2vec run) needs --model embedding or gru")
     if opts.freeze_embeddings and not opts.init_embeddings:
         raise TinytxError("--freeze-embeddings needs --init-embeddings RUN")
-    if opts.max_len < 1:
+    if opts.max_len is not None and opts.max_len < 1:
         raise TinytxError(f"--max-len must be >= 1, got {opts.max_len}")
+    if new and opts.pooling is not None and opts.pooling not in POOLINGS.get(opts.model, ()):
+        raise TinytxError(f"--pooling {opts.pooling} does not apply to --model {opts.model}"
+                          + (f" (choose {' or '.join(POOLINGS[opts.model])})" if opts.model in POOLINGS else ""))
     if opts.model == "transformer" and not opts.init_from and opts.n_embd % opts.n_head:
         raise TinytxError(f"--n-embd {opts.n_embd} must be divisible by --n-head {opts.n_head}")
     if not isinstance(opts.train.batch_size, int):
@@ -60,7 +69,7 @@ class ClassifyRecipe:
     stdin_copy = STDIN_CSV  # `--data -` is a CSV table
 
     def prepare(self, opts: ClassifyOptions, run: RunDir, fitted: bool) -> Prepared:
-        check_options(opts)
+        check_options(opts, new=not fitted)
         cfg = opts.train
         texts, labels = read_labelled(opts.data, opts.text_col, opts.label_col)
         names = sorted(set(labels))
@@ -82,13 +91,17 @@ class ClassifyRecipe:
                                            min_df=opts.min_df, lowercase=opts.lowercase, stop_words=opts.stop_words)
                 rows = featurizer.fit_transform(train_texts)
                 write_json(run / FEATURES, featurizer.to_dict())
+            classify_defaults.apply(opts, classify_defaults.derived(opts, len(tr), None))
             inputs, state["num_features"] = Inputs(featurizer=featurizer), featurizer.num_features
         else:
             tokenizer = self.tokenizer(opts, run, fitted, train_texts)
+            rows = tokenizer.encode_batch(list(train_texts))
+            classify_defaults.apply(opts, classify_defaults.derived(opts, len(tr), [len(r) for r in rows]))
             inputs, state["vocab_size"] = Inputs(tokenizer=tokenizer, max_len=opts.max_len), tokenizer.vocab_size
+        cfg = opts.train  # with the derived budget
         train = inputs.batches(train_texts, train_y, cfg.batch_size, shuffle=True, seed=cfg.seed, rows=rows)
         val = inputs.batches(val_texts, val_y, cfg.batch_size, shuffle=False) if val_texts else None
-        return Prepared(train, val, info, state=state)
+        return Prepared(train, val, info, config=cfg, state=state)
 
     @staticmethod
     def tokenizer(opts: ClassifyOptions, run: RunDir, fitted: bool, texts: Sequence[str]):
@@ -133,7 +146,7 @@ class ClassifyRecipe:
         else:
             config = dict(vocab_size=V, num_classes=k, n_embd=opts.n_embd, hidden_size=opts.hidden_size,
                           n_layer=opts.n_layer, bidirectional=opts.bidirectional, dropout=opts.dropout,
-                          freeze_embeddings=opts.freeze_embeddings)
+                          freeze_embeddings=opts.freeze_embeddings, pooling=opts.pooling)
         model = build(REGISTRY_NAME[opts.model], config)
         if opts.init_embeddings:
             model.load_word_vectors(load_model(opts.init_embeddings).vectors.detach())
