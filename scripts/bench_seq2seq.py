@@ -1,19 +1,24 @@
-"""Multi30k German->English: train the transformer and the GRU+attention baseline for a fixed wall-clock budget,
-then score test_2016_flickr with beam search (corpus BLEU and chrF through sacrebleu). Prints a markdown table
-(results go into docs/benchmarks.md). Not a test: nothing asserts.
+"""Multi30k German->English with the CLI's defaults: `tinytx train seq2seq` for a wall-clock budget, then BLEU and
+chrF (sacrebleu) on val and test_2016_flickr with `tinytx eval`'s decoding defaults. Prints a markdown table (results
+go into docs/benchmarks.md). Not a test: nothing asserts.
 
-    flock /tmp/tinytx-heavy.lock python scripts/bench_seq2seq.py --minutes 10 --gru-minutes 4
-    python scripts/bench_seq2seq.py --smoke            # a few steps each, to check the script runs
+    flock /tmp/tinytx-heavy.lock python scripts/bench_seq2seq.py --minutes 10       # the table's rows
+    python scripts/bench_seq2seq.py --smoke                                         # a few steps each: it runs
 
-Each model trains through the seq2seq recipe (tinytx.recipes.train("seq2seq", ...): the one Trainer). The number
-of steps is chosen so that the cosine schedule ends at the time budget: a short probe times a few steps first; a
-time limit stops the run if the machine turns out slower. The GPU command for the issue's goal (>= 35 BLEU in <= 10 min) is in
-docs/seq2seq.md.
+Each row is exactly
+
+    tinytx train seq2seq --model M --src train.de --tgt train.en --val-src val.de --val-tgt val.en --minutes N
+
+(+ the row's extra flags, shown in its first column; --threads/--max-steps/--flags add to every row). Everything
+else is the recipe's default: the Trainer times the first steps and sizes the schedule to the budget, the recipe
+sizes vocabulary, max length and warm-up from the data. `--threads 1 --max-steps N` compares recipes at fixed work on
+a busy machine; `--flags` adds flags to every row (e.g. `--flags "--average 5"`).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -25,36 +30,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinytx.engine import pick_device  # noqa: E402
-from tinytx.engine.callbacks import Callback, TimeLimit  # noqa: E402
+from tinytx.cli import build_parser  # noqa: E402
 from tinytx.recipes import get, train  # noqa: E402
-from tinytx.rundir import load_run  # noqa: E402
+from tinytx.engine.trainer import resolve_dtype  # noqa: E402
+from tinytx.rundir import load_run, read_config  # noqa: E402
 
-RECIPES = {  # the model shapes and recipes measured; the CLI flags of the same names reproduce them
-    "transformer": {"model": "transformer", "n_embd": 256, "n_layer": 3, "n_head": 4, "dropout": 0.1,
-                    "vocab_size": 6000, "shared_vocab": True, "label_smoothing": 0.1, "train.batch_size": "2048t",
-                    "train.lr": 1e-3, "train.warmup_steps": 200},
-    "gru": {"model": "gru", "n_embd": 256, "n_layer": 1, "dropout": 0.1, "vocab_size": 6000, "shared_vocab": True,
-            "label_smoothing": 0.1, "train.batch_size": "2048t", "train.lr": 2e-3, "train.warmup_steps": 100},
-}
-
-
-class StepClock(Callback):
-    """Wall time of the steps after the first `skip` (which include warm-up costs)."""
-
-    def __init__(self, skip: int = 5):
-        self.skip, self.t0, self.steps, self.seconds = skip, None, 0, 0.0
-
-    def on_train_start(self, trainer):
-        if self.skip == 0:
-            self.t0 = time.perf_counter()
-
-    def on_step_end(self, trainer, logs):
-        if trainer.step == self.skip:
-            self.t0 = time.perf_counter()
-        elif trainer.step > self.skip and (trainer.step < trainer.max_steps or self.skip == 0):
-            # (a probe leaves out its last step, which includes the final validation)
-            self.steps, self.seconds = trainer.step - self.skip, time.perf_counter() - self.t0
+ROWS = {"transformer": [], "gru": ["--model", "gru"]}  # the rows: extra flags on top of the defaults
 
 
 def data_files(data: Path) -> dict[str, Path]:
@@ -70,84 +51,81 @@ def data_files(data: Path) -> dict[str, Path]:
     return files
 
 
-def options(name: str, files, max_steps: int, args, evals: int = 4) -> dict:
-    """The recipe's options as `tinytx train seq2seq` flags would give them (so per-model presets apply)."""
-    return {"src": str(files["train.de"]), "tgt": str(files["train.en"]), "val_src": str(files["val.de"]),
-            "val_tgt": str(files["val.en"]), **RECIPES[name], "train.max_steps": max_steps,
-            "train.eval_interval": max(max_steps // evals, 1), "train.eval_batches": 10, "train.device": args.device,
-            "train.dtype": args.dtype, "train.compile": args.compile, "train.progress": False}
+def given(flags: list[str]) -> dict:
+    """The options the command line makes of `flags` (as `tinytx train seq2seq FLAGS` would: presets apply)."""
+    args = build_parser()[0].parse_args(["train", "seq2seq", "-o", "unused", *flags])
+    return {k: v for k, v in vars(args).items() if k not in ("out", "resume", "func", "task", "command", "kind")}
 
 
-def bench(name: str, minutes: float, files, work: Path, args) -> dict:
-    quiet = lambda msg: None  # noqa: E731
-    # probe: time a few steps with the real recipe (tokenizer training and data preparation included once), with
-    # no validation inside the timed steps (an earlier version evaluated every 7 steps and planned 40% too few)
-    probe = StepClock()
-    train("seq2seq", work / f"{name}-probe", given=options(name, files, args.probe_steps, args, evals=1),
-          callbacks=[probe])
-    per_step = probe.seconds / max(probe.steps, 1)
-    max_steps = args.max_steps or max(10, int(minutes * 60 / (per_step * 1.05)))  # 5% for evaluations
+def bench(name: str, extra: list[str], files, work: Path, args) -> dict:
+    budget = ["--max-steps", str(args.max_steps)] if args.max_steps else ["--minutes", f"{args.minutes:g}"]
+    row_flags = [*extra, *budget, *shlex.split(args.flags)]
+    if args.threads:
+        row_flags += ["--threads", str(args.threads)]
+    flags = ["--src", str(files["train.de"]), "--tgt", str(files["train.en"]), "--val-src", str(files["val.de"]),
+             "--val-tgt", str(files["val.en"]), "--no-progress", *row_flags]
     out = work / name
-    clock = StepClock(0)
     t0 = time.perf_counter()
-    result = train("seq2seq", out, given=options(name, files, max_steps, args),
-                   callbacks=[clock, TimeLimit(minutes * 60 * 1.15)])
+    result = train("seq2seq", out, given=given(flags))
     train_s = time.perf_counter() - t0
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     speeds = [m["train_targets_per_s"] for m in metrics if "train_targets_per_s" in m]
-    t1 = time.perf_counter()
-    run = load_run(out, device=str(pick_device(args.device)))
-    scores = get("seq2seq").evaluate(run, src=files["test_2016_flickr.de"], tgt=files["test_2016_flickr.en"],
-                                     beam=args.beam, limit=args.test_limit, log=quiet)
-    decode_s = time.perf_counter() - t1
-    return {
-        "model": name, "params": result["params"], "steps": result["step"], "planned_steps": max_steps,
-        "batch": run.info["batch_sentences"], "train_s": train_s, "tok_s": sum(speeds) / max(len(speeds), 1),
-        "val_loss": result.get("val", {}).get("loss", float("nan")), "bleu": scores["bleu"], "chrf": scores["chrf"],
-        "signature": scores["bleu_signature"], "decode_s": decode_s, "sentences": scores["sentences"],
-    }
+    run = load_run(out, device="cpu")
+    row = {"model": name, "flags": " ".join(row_flags), "params": result["params"], "steps": result["step"],
+           "batch": run.info["batch_sentences"], "train_s": train_s, "tok_s": sum(speeds) / max(len(speeds), 1),
+           "val_loss": result.get("val", {}).get("loss", float("nan")), "dtype": resolve_dtype(read_config(out)["train"]["dtype"], torch.device("cpu"), run.model),
+           "vocab": run.tokenizer.vocab_size}
+    for split in ("val", "test_2016_flickr"):
+        t1 = time.perf_counter()
+        scores = get("seq2seq").evaluate(run, src=files[f"{split}.de"], tgt=files[f"{split}.en"],
+                                         limit=args.test_limit, log=None)
+        row.update({f"{split}_bleu": scores["bleu"], f"{split}_chrf": scores["chrf"],
+                    f"{split}_decode_s": time.perf_counter() - t1, "sentences": scores["sentences"],
+                    "beam": scores["beam"], "signature": scores["bleu_signature"]})
+    return row
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(ROOT / "data" / "multi30k"), help="folder with {train,val,test_2016_flickr}.{de,en}[.gz]")
-    p.add_argument("--minutes", type=float, default=10.0, help="transformer training budget")
-    p.add_argument("--gru-minutes", type=float, default=4.0, help="GRU training budget (0 = skip)")
-    p.add_argument("--beam", type=int, default=4)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
-    p.add_argument("--compile", action="store_true")
-    p.add_argument("--max-steps", type=int, default=None, help="fixed steps instead of the time budget")
-    p.add_argument("--probe-steps", type=int, default=30)
-    p.add_argument("--test-limit", type=int, default=None, help="score only the first N test sentences")
+    p.add_argument("--data", default=str(ROOT / "data" / "multi30k"),
+                   help="folder with {train,val,test_2016_flickr}.{de,en}[.gz]")
+    p.add_argument("--minutes", type=float, default=10.0, help="each row's --minutes")
+    p.add_argument("--models", default="transformer,gru", help="rows to run, comma-separated")
+    p.add_argument("--threads", type=int, default=None, help="--threads for every row (none = torch's choice)")
+    p.add_argument("--max-steps", type=int, default=None, help="--max-steps instead of --minutes (fixed work)")
+    p.add_argument("--flags", default="", help="more `tinytx train seq2seq` flags for every row, e.g. '--lr 1e-3'")
+    p.add_argument("--test-limit", type=int, default=None, help="score only the first N sentences of each set")
     p.add_argument("--keep", default=None, help="keep the run directories here")
-    p.add_argument("--smoke", action="store_true", help="3 steps each on 20 test sentences: check the script runs")
+    p.add_argument("--smoke", action="store_true", help="3 steps each on 20 sentences: check the script runs")
     args = p.parse_args()
     if args.smoke:
-        args.max_steps, args.probe_steps, args.test_limit = 3, 3, 20
+        args.max_steps, args.test_limit = 3, 20
     files = data_files(Path(args.data))
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tinytx-bench-seq2seq-"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, dtype {args.dtype}, "
-          f"compile {args.compile}\n", flush=True)
+    print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads\n", flush=True)
     rows = []
     try:
-        for name, minutes in (("transformer", args.minutes), ("gru", args.gru_minutes)):
-            if minutes > 0:
-                rows.append(bench(name, minutes, files, work, args))
-                r = rows[-1]
-                print(f"{name}: {r['steps']} steps in {r['train_s']:.0f} s, BLEU {r['bleu']:.2f}", flush=True)
+        for name in args.models.split(","):
+            rows.append(bench(name, ROWS[name], files, work, args))
+            r = rows[-1]
+            print(f"{name}: {r['steps']} steps in {r['train_s']:.0f} s, val BLEU {r['val_bleu']:.2f}, "
+                  f"test BLEU {r['test_2016_flickr_bleu']:.2f}", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print("\n| model | params | steps (batch, sentences) | train wall | train tgt tokens/s | val loss | "
-          f"test BLEU (beam {args.beam}) | test chrF | decode wall ({rows[0]['sentences'] if rows else 0} sent.) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    if not rows:
+        return
+    print(f"\n| model | flags beyond `--src --tgt --val-src --val-tgt` | params | vocab | dtype | steps (sentences) "
+          f"| train wall | train tgt tokens/s | val loss | val BLEU | test_2016 BLEU | test_2016 chrF "
+          f"| decode wall ({rows[0]['sentences']} sent., beam {rows[0]['beam']}) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['steps']} ({r['batch']}) | {r['train_s'] / 60:.1f} min | "
-              f"{r['tok_s']:.0f} | {r['val_loss']:.3f} | {r['bleu']:.2f} | {r['chrf']:.2f} | {r['decode_s']:.0f} s |")
-    if rows:
-        print(f"\nsacreBLEU signature: {rows[0]['signature']}")
+        print(f"| {r['model']} | `{r['flags']}` | {r['params'] / 1e6:.2f} M | {r['vocab']} | {r['dtype']} "
+              f"| {r['steps']} ({r['batch']}) | {r['train_s'] / 60:.1f} min | {r['tok_s']:.0f} | {r['val_loss']:.3f} "
+              f"| {r['val_bleu']:.2f} | {r['test_2016_flickr_bleu']:.2f} | {r['test_2016_flickr_chrf']:.2f} "
+              f"| {r['test_2016_flickr_decode_s']:.0f} s |")
+    print(f"\nsacreBLEU signature: {rows[0]['signature']}")
 
 
 if __name__ == "__main__":

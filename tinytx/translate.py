@@ -60,7 +60,7 @@ def greedy_decode(model, src: torch.Tensor, max_len_a: float = 1.5, max_len_b: i
 
 
 @torch.no_grad()
-def beam_search(model, src: torch.Tensor, beam: int = 4, length_penalty: float = 0.6, max_len_a: float = 1.5,
+def beam_search(model, src: torch.Tensor, beam: int = 4, length_penalty: float = 1.0, max_len_a: float = 1.5,
                 max_len_b: int = 10, use_cache: bool = True) -> list[list[int]]:
     """Beam search for a batch. src (B, S) padded ids -> B lists of ids (the best hypothesis, no BOS/EOS)."""
     if beam < 1:
@@ -127,7 +127,7 @@ def encode_sources(tokenizer, sentences: Sequence[str], max_len: int) -> tuple[l
 
 
 @torch.no_grad()
-def translate(run, sentences: str | Sequence[str], beam: int = 4, length_penalty: float = 0.6,
+def translate(run, sentences: str | Sequence[str], beam: int = 4, length_penalty: float = 1.0,
               max_len_a: float = 1.5, max_len_b: int = 10, batch_size: int = 64, use_cache: bool = True,
               return_stats: bool = False):
     """Translate sentences with a loaded seq2seq run (`tinytx.load_run`). A str gives a str back.

@@ -16,7 +16,7 @@ def register(cli) -> None:
     t.add_argument("--input", "-i", help="a file with one sentence per line")
     t.add_argument("--output", "-o", help="write translations here (default: print)")
     t.add_argument("--beam", type=int, default=4, help="beam size (1 = greedy)")
-    t.add_argument("--length-penalty", type=float, default=0.6, help="GNMT length penalty alpha (0 = none)")
+    t.add_argument("--length-penalty", type=float, default=1.0, help="GNMT length penalty alpha (0 = none)")
     t.add_argument("--max-len-a", type=float, default=1.5, help="max output length = a * source length + b")
     t.add_argument("--max-len-b", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=64)

@@ -217,3 +217,60 @@ class TimeLimit(Callback):
     def on_step_end(self, trainer, logs):
         if time.perf_counter() - self.t0 > self.seconds:
             trainer.stop(f"time limit of {self.seconds:.0f} s reached")
+
+
+class CheckpointAverage(Callback):
+    """End training on the mean of the weights at the last `last` of evenly spaced points in the run's final
+    `share` of steps (checkpoint averaging, as in Vaswani et al. 2017: the average of nearby points of a decaying
+    schedule sits nearer the middle of the basin than any one of them).
+
+    The points are steps max_steps - i·every, i = 0 .. last-1, every = max(1, round(share · max_steps / last)); the
+    running sum (float32, one copy of the weights) is part of the callback's state, so a resumed run averages the
+    same points. Steps are counted against the final max_steps: while a time budget is being measured
+    (trainer.sizing) nothing is taken, and a sum taken for another max_steps (a resume with a larger --max-steps) is
+    dropped. At the end, with 2 or more points, the averaged weights replace the model's (after EarlyStopping's
+    restore, so they win over the best-validation weights) and validation is run again on them; an interrupted run
+    keeps its last weights (resume continues exactly). The trainer's resumable state always holds the last weights,
+    not the average."""
+
+    def __init__(self, last: int = 5, share: float = 0.1):
+        if last < 1 or not 0 < share <= 1:
+            raise ValueError("CheckpointAverage needs last >= 1 and 0 < share <= 1")
+        self.last, self.share = last, share
+        self.total: dict[str, Any] | None = None
+        self.steps: list[int] = []
+        self.max_steps: int | None = None
+
+    def points(self, max_steps: int) -> list[int]:
+        every = max(1, round(self.share * max_steps / self.last))
+        return [s for s in (max_steps - i * every for i in range(self.last)) if s >= 1]
+
+    def on_step_end(self, trainer, logs):
+        if trainer.sizing or trainer.step not in self.points(trainer.max_steps):
+            return
+        if self.max_steps != trainer.max_steps:  # a sum for another schedule (or none yet)
+            self.total, self.steps, self.max_steps = None, [], trainer.max_steps
+        weights = {k: v.detach().float() for k, v in trainer.raw_model.state_dict().items()
+                   if v.is_floating_point()}
+        if self.total is None:
+            self.total = {k: v.cpu().clone() for k, v in weights.items()}
+        else:
+            for k, v in weights.items():
+                self.total[k] += v.cpu()
+        self.steps.append(trainer.step)
+
+    def on_train_end(self, trainer):
+        if trainer.interrupted or self.total is None or len(self.steps) < 2:
+            return
+        state = trainer.raw_model.state_dict()
+        n = len(self.steps)
+        for k, v in self.total.items():
+            state[k].copy_((v / n).to(state[k].dtype))  # tied weights share one tensor: set once per name, same value
+        if trainer.val_data is not None:
+            trainer.last_eval = {**trainer.evaluate(max_batches=trainer.config.eval_batches), "averaged": n}
+
+    def state_dict(self):
+        return {"total": self.total, "steps": list(self.steps), "max_steps": self.max_steps}
+
+    def load_state_dict(self, state):
+        self.total, self.steps, self.max_steps = state["total"], list(state["steps"]), state["max_steps"]

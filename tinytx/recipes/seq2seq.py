@@ -2,15 +2,21 @@
 encoder-decoder -> Seq2Seq loss (label smoothing); evaluated by translating and scoring BLEU / chrF.
 
     from tinytx.recipes import train
-    from tinytx.options import Seq2SeqOptions
-    train("seq2seq", "runs/de-en", Seq2SeqOptions(src="train.de", tgt="train.en", shared_vocab=True))
-    tinytx.load_run("runs/de-en").translate("Ein Hund läuft.", beam=4)
+    train("seq2seq", "runs/de-en", given={"src": "train.de", "tgt": "train.en", "train.minutes": 10})
+    tinytx.load_run("runs/de-en").translate("Ein Hund läuft.")
 
 Conventions: a source row is its tokens + [EOS]; the decoder reads [BOS] + target and predicts target + [EOS]
-(tinytx.data.collate.collate_seq2seq). With --shared-vocab one BPE vocabulary serves both languages (RUN/tokenizer.json)
-and the transformer shares one embedding between encoder, decoder and output layer; otherwise RUN/tokenizer.json
-is the target tokenizer and RUN/src_tokenizer.json the source one. A token budget (--batch-size 4096t) becomes a
-fixed number of sentences, so the batch source stays a pure function of the step (exact resume).
+(tinytx.data.collate.collate_seq2seq). With --shared-vocab (the default) one BPE vocabulary serves both languages
+(RUN/tokenizer.json) and the transformer shares one embedding between encoder, decoder and output layer; with
+--no-shared-vocab RUN/tokenizer.json is the target tokenizer and RUN/src_tokenizer.json the source one. A token
+budget (--batch-size 1024t, the default) becomes a fixed number of sentences, so the batch source stays a pure
+function of the step (exact resume).
+
+Defaults sized from the data (`derived`; only what the user left unset, and saved with the run's options, so
+--resume and `tinytx eval` see numbers): the BPE vocabulary from the number of words seen 3 or more times, --max-len
+from the longest training pair, the step budget (when no --max-steps/--epochs/--minutes) in epochs, and the
+warm-up from the epoch length and the budget. --average N (default 1 = off) ends the run on the mean of the weights
+at N steps of the final 10% (tinytx.engine.callbacks.CheckpointAverage).
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import torch
 
 from ..data.collate import SequenceBatches, collate_seq2seq
 from ..data.pairs import read_pairs
+from ..engine.callbacks import CheckpointAverage
 from ..engine.config import token_budget
 from ..engine.tasks import Seq2Seq
 from ..errors import TinytxError
@@ -38,6 +45,49 @@ MODELS = {"transformer": "transformer_seq2seq", "gru": "gru_seq2seq"}  # --model
 
 def stderr(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+# --- defaults sized from the data -------------------------------------------------------------------------------
+VOCAB_MIN_COUNT = 3  # words seen this often are the ones a vocabulary should keep whole
+VOCAB_SHARE = 1 / 3  # BPE pieces per such word: 29k Multi30k pairs (12.4k such words, both sides) -> 4,000
+VOCAB_RANGE = (1000, 32000)
+MAX_LEN_MARGIN = 1.25  # longest training pair x this: a new sentence a little longer is not cut
+MAX_LEN_RANGE = (32, 256)
+BUDGET_EPOCHS = 10  # without --max-steps/--epochs/--minutes
+BUDGET_STEPS = (1000, 20000)
+WARMUP_EPOCH_SHARE = 0.25  # warm-up: a quarter epoch, at most WARMUP_MAX steps and 10% of a known budget
+WARMUP_MAX = 200
+
+
+def vocab_size_for(texts: list[str]) -> int:
+    """A third of the distinct whitespace words seen >= VOCAB_MIN_COUNT times, in steps of 500, within VOCAB_RANGE."""
+    from collections import Counter
+
+    counts = Counter(w for text in texts for w in text.split())
+    common = sum(1 for c in counts.values() if c >= VOCAB_MIN_COUNT)
+    return int(min(VOCAB_RANGE[1], max(VOCAB_RANGE[0], 500 * round(common * VOCAB_SHARE / 500))))
+
+
+def max_len_for(longest: int) -> int:
+    """MAX_LEN_MARGIN x the longest training row (tokens + [EOS]), up to a multiple of 16, within MAX_LEN_RANGE."""
+    return int(min(MAX_LEN_RANGE[1], max(MAX_LEN_RANGE[0], 16 * math.ceil(MAX_LEN_MARGIN * longest / 16))))
+
+
+def budget_for(cfg, steps_per_epoch: int) -> dict[str, Any]:
+    """Step budget (none given) and warm-up (--warmup-steps 0) from the epoch length: "train.x" values."""
+    out: dict[str, Any] = {}
+    steps = cfg.max_steps
+    if cfg.epochs is not None and steps is None:
+        steps = math.ceil(cfg.epochs * steps_per_epoch / cfg.grad_accum)
+    if steps is None and cfg.minutes is None:
+        steps = min(BUDGET_STEPS[1], max(BUDGET_STEPS[0], BUDGET_EPOCHS * steps_per_epoch))
+        out["max_steps"] = steps
+    if cfg.warmup_steps == 0:
+        warmup = min(WARMUP_MAX, round(WARMUP_EPOCH_SHARE * steps_per_epoch))
+        if steps is not None:
+            warmup = min(warmup, steps // 10)
+        out["warmup_steps"] = max(1, warmup)
+    return out
 
 
 def encode_pairs(src_tok, tgt_tok, pairs, max_len: int, log: Callable[[str], None] | None = print,
@@ -76,10 +126,10 @@ def fit_tokenizers(opts: Seq2SeqOptions, pairs):
     # one string per side (it holds newlines, so it is never mistaken for a file name)
     src, tgt = ["".join(p[0] + "\n" for p in pairs)], ["".join(p[1] + "\n" for p in pairs)]
     if opts.shared_vocab:
-        tok = train_tokenizer("bpe", src + tgt, vocab_size=opts.vocab_size)
+        tok = train_tokenizer("bpe", src + tgt, vocab_size=opts.vocab_size or vocab_size_for(src + tgt))
         return tok, tok
-    return (train_tokenizer("bpe", src, vocab_size=opts.vocab_size),
-            train_tokenizer("bpe", tgt, vocab_size=opts.vocab_size))
+    return (train_tokenizer("bpe", src, vocab_size=opts.vocab_size or vocab_size_for(src)),
+            train_tokenizer("bpe", tgt, vocab_size=opts.vocab_size or vocab_size_for(tgt)))
 
 
 class Seq2SeqRecipe:
@@ -91,6 +141,8 @@ class Seq2SeqRecipe:
             raise TinytxError(f"unknown seq2seq model {opts.model!r}; choose one of {', '.join(SEQ2SEQ_MODELS)}")
         if opts.model == "transformer" and opts.n_embd % opts.n_head:
             raise TinytxError(f"--n-embd {opts.n_embd} must be divisible by --n-head {opts.n_head}")
+        if opts.average < 1:
+            raise TinytxError(f"--average must be >= 1, got {opts.average}")
         if (opts.val_src is None) != (opts.val_tgt is None):
             raise TinytxError("give both --val-src and --val-tgt, or neither")
         log = None if fitted else print  # the counts were reported when the run started
@@ -104,9 +156,18 @@ class Seq2SeqRecipe:
             run.save_tokenizer(tgt_tok)
             if not opts.shared_vocab:
                 run.save_tokenizer(src_tok, SRC_TOKENIZER)
+        if opts.vocab_size is None and opts.shared_vocab:  # what the data gave, saved with the run's options
+            opts.vocab_size = tgt_tok.vocab_size
+        if opts.max_len is None:
+            src_ids = src_tok.encode_batch([p[0] for p in pairs])
+            tgt_ids = tgt_tok.encode_batch([p[1] for p in pairs])
+            opts.max_len = max_len_for(max(max(len(s), len(t)) for s, t in zip(src_ids, tgt_ids)) + 1)
         examples = encode_pairs(src_tok, tgt_tok, pairs, opts.max_len, log)
+        batch = sentences_per_batch(opts.train.batch_size, examples)
+        derived = budget_for(opts.train, math.ceil(len(examples) / batch))
+        if derived:  # saved with the run (the skeleton writes this very object into config.json)
+            opts.train = opts.train.replace(**derived)
         cfg = opts.train
-        batch = sentences_per_batch(cfg.batch_size, examples)
         if cfg.max_steps:  # a short run still reaches its peak learning rate
             cfg = cfg.replace(warmup_steps=min(cfg.warmup_steps, max(0, cfg.max_steps - 1)))
         cfg = cfg.replace(batch_size=batch)
@@ -115,8 +176,9 @@ class Seq2SeqRecipe:
         if val_pairs:
             val = pair_batches(encode_pairs(src_tok, tgt_tok, val_pairs, opts.max_len, log, "validation"), batch,
                                cfg.seed + 1, 0, shuffle=False)
+        callbacks = [CheckpointAverage(opts.average)] if opts.average > 1 else []
         info = {"train_pairs": len(train), "val_pairs": len(val) if val else 0, "batch_sentences": batch}
-        return Prepared(train, val, info, config=cfg,
+        return Prepared(train, val, info, config=cfg, callbacks=callbacks,
                         state={"src_vocab": src_tok.vocab_size, "tgt_vocab": tgt_tok.vocab_size})
 
     def build_model(self, opts: Seq2SeqOptions, prep: Prepared) -> torch.nn.Module:
@@ -125,7 +187,8 @@ class Seq2SeqRecipe:
         if opts.model == "transformer":
             config = dict(vocab, d_model=opts.n_embd, n_head=opts.n_head, n_enc_layer=opts.n_layer,
                           n_dec_layer=opts.n_layer, d_ff=opts.d_ff, max_len=opts.max_len, dropout=opts.dropout,
-                          share_embeddings=opts.shared_vocab, tie_output=True)
+                          share_embeddings=opts.shared_vocab, tie_output=True,
+                          scale_embeddings=opts.scale_embeddings)
         else:
             config = dict(vocab, emb_dim=opts.n_embd, hidden_size=opts.n_embd, n_layer=opts.n_layer,
                           dropout=opts.dropout, share_embeddings=opts.shared_vocab, max_len=opts.max_len)
@@ -143,7 +206,7 @@ class Seq2SeqRecipe:
     @torch.no_grad()
     def evaluate(self, run: Run, data: str | None = None, src: str | None = None, tgt: str | None = None,
                  beam: int = 4, batch_size: int = 64, device: str = "auto", limit: int | None = None,
-                 length_penalty: float = 0.6, max_len_a: float = 1.5, max_len_b: int = 10,
+                 length_penalty: float = 1.0, max_len_a: float = 1.5, max_len_b: int = 10,
                  log: Callable[[str], None] | None = stderr, **_) -> dict[str, Any]:
         """Translate `src` with the run (already on its device) and score against `tgt`: corpus BLEU and chrF
         (sacrebleu, on detokenized text). `limit`: only the first N pairs; the decoding options as in translate."""
