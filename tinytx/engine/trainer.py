@@ -72,8 +72,8 @@ def resolve_dtype(dtype: str, device: torch.device, model: nn.Module) -> str:
     if device.type != "cpu" or not cpu_has_bf16_matmul():
         return "fp32"
     widths = sorted(m.in_features for m in model.modules() if isinstance(m, nn.Linear))
-    min_width = min((m.bf16_min_width for m in model.modules() if hasattr(m, "bf16_min_width")),
-                    default=BF16_MIN_WIDTH)
+    # the outermost declaration wins: modules() starts at the model itself, then its parts
+    min_width = next((m.bf16_min_width for m in model.modules() if hasattr(m, "bf16_min_width")), BF16_MIN_WIDTH)
     return "bf16" if widths and widths[len(widths) // 2] >= min_width else "fp32"
 
 
