@@ -171,7 +171,7 @@ def bench(name: str, args, nano: Path, tmp: Path) -> None:
     print("nanoGPT:", shlex.join(nano_cmd(c, round_iters, "OUT", 10**9, 1)))
     print("tinytx: ", shlex.join(tinytx_cmd(c, round_iters, "OUT", 10**9, round_extra)), "\n", flush=True)
     rows, nano_rates, tx_rates, ratios = [], [], [], []
-    for r in range(args.rounds):
+    for r in range(0 if args.no_rounds else args.rounds):
         lo = load()
         out, _ = run(nano_cmd(c, round_iters, str(tmp / f"n{name}{r}"), 10**9, 1), cwd=nano)
         a = nano_rate(out, TOKENS_PER_ITER, c["warmup"])
@@ -183,27 +183,42 @@ def bench(name: str, args, nano: Path, tmp: Path) -> None:
         nano_rates.append(a), tx_rates.append(b), ratios.append(b / a)
         rows.append([r + 1, lo, f"{a:,.0f}", f"{b:,.0f}", f"{b / a:.2f}"])
         print(rows[-1], flush=True)
+    if args.no_rounds:
+        return full_runs(name, c, args, nano, tmp, iters, extra)
     rows.append(["median", load(), f"**{statistics.median(nano_rates):,.0f}**",
                  f"**{statistics.median(tx_rates):,.0f}**", f"**{statistics.median(ratios):.2f}**"])
     print(f"\n### {name}: steady-state tokens/s, {args.rounds} interleaved rounds of {round_iters} iterations "
           f"(first {c['warmup']} left out)\n")
     table(["round", "load (1/5/15 min)", "nanoGPT tok/s", "tinytx tok/s", "tinytx / nanoGPT"], rows)
-    if args.no_full:
-        return
-    # full runs, end to end, and val loss of the final weights on the same text
+    if not args.no_full:
+        full_runs(name, c, args, nano, tmp, iters, extra)
+
+
+def full_runs(name: str, c: dict, args, nano: Path, tmp: Path, iters: int, extra: list[str]) -> None:
+    """One full run of each, end to end, and the val loss of the final weights on the same text."""
     valtext = tmp / "val.txt"
     text = (ROOT / "data/tinyshakespeare/input.txt").read_text()
     valtext.write_text(text[int(len(text) * 0.9):])
     lo = load()
     nout = str(tmp / f"nfull{name}")
     every = EVAL_INTERVAL if iters % EVAL_INTERVAL == 0 else iters  # nanoGPT saves only at an evaluation
-    _, nano_wall = run(nano_cmd(c, iters, nout, every, args.eval_iters), cwd=nano)
-    it, nano_loss, n_nano = nano_val(nano, nout)
     run_dir = tmp / f"tfull{name}"
     # a cold compile cache, as on a user's first run (torch.compile caches compiled kernels across runs)
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(tmp / f"inductor-{name}")
-    _, tx_wall = run(tinytx_cmd(c, iters, str(run_dir), every, extra))
+    if args.parallel_full:  # quality only: both at once, so their wall times mean nothing
+        procs = [subprocess.Popen(nano_cmd(c, iters, nout, every, args.eval_iters), cwd=nano,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True),
+                 subprocess.Popen(tinytx_cmd(c, iters, str(run_dir), every, extra), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)]
+        errs = [p.communicate()[1] for p in procs]
+        if any(p.returncode for p in procs):
+            sys.exit(f"a full run failed:\n{errs[0][-2000:]}\n{errs[1][-2000:]}")
+        STDERR["last"], nano_wall, tx_wall = errs[1], float("nan"), float("nan")
+    else:
+        _, nano_wall = run(nano_cmd(c, iters, nout, every, args.eval_iters), cwd=nano)
+        _, tx_wall = run(tinytx_cmd(c, iters, str(run_dir), every, extra))
     del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    it, nano_loss, n_nano = nano_val(nano, nout)
     decided = [ln for ln in STDERR["last"].splitlines() if "torch.compile" in ln]
     print(f"tinytx full run: {decided[0] if decided else 'no compile trial (run too short for one)'}", flush=True)
     tx_loss, n_tx = tinytx_val(run_dir, valtext)
@@ -227,6 +242,9 @@ def main(argv=None):
     ap.add_argument("--eval-iters", type=int, default=None, help="batches per evaluation in the full runs, both "
                     "tools (default 20, the README command's)")
     ap.add_argument("--no-full", action="store_true", help="only the timing rounds")
+    ap.add_argument("--no-rounds", action="store_true", help="only the full runs")
+    ap.add_argument("--parallel-full", action="store_true", help="run the two full runs at the same time (for the "
+                    "val loss at equal steps only: their wall times are then not reported)")
     ap.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for both tools (default: torch's "
                     "choice); on a shared box 1 thread each is far less hurt by other load than 2")
     ap.add_argument("--tinytx-extra", default="", help="extra flags for tinytx train lm, e.g. '--bias --compile'")
