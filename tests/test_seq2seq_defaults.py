@@ -1,7 +1,6 @@
 """Seq2seq defaults sized from the data (vocabulary, max length, budget, warm-up), the shared vocabulary by default,
 and checkpoint averaging (tinytx.engine.callbacks.CheckpointAverage), resumed exactly."""
 import json
-import signal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,9 +11,11 @@ from torch import nn
 
 import tinytx
 from tinytx.engine import TrainConfig
-from tinytx.engine.callbacks import Callback, CheckpointAverage
+from tinytx.engine.callbacks import CheckpointAverage
 from tinytx.recipes import train
 from tinytx.recipes.seq2seq import budget_for, max_len_for, vocab_size_for
+
+from test_recipes import Interrupt  # what a signal does, at a known step
 
 FIX = Path(__file__).parent / "fixtures" / "seq2seq"  # German number words -> English (300 / 20 / 20 pairs)
 TINY = {"n_embd": 32, "n_layer": 1, "n_head": 2, "d_ff": 64, "dropout": 0.0, "train.batch_size": 32,
@@ -122,16 +123,6 @@ def test_checkpoint_average_state_and_schedule_changes():
         model.weight.fill_(5.0)
     restored.on_train_end(trainer)  # fewer than 2 points: the last weights stay
     assert torch.all(model.weight == 5.0)
-
-
-class Interrupt(Callback):
-    def __init__(self, at: int):
-        self.at = at
-
-    def on_step_end(self, trainer, logs):
-        if trainer.step == self.at:
-            trainer.interrupted = signal.SIGINT
-            trainer.stop("interrupted")
 
 
 def weights(run):

@@ -77,5 +77,6 @@ class AutoCompile:
 
     def failed(self, error: BaseException) -> None:
         self.state = "off"
-        self.note = f"torch.compile failed ({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}); training on without it"
+        first_line = (str(error).splitlines() or [""])[0][:200]
+        self.note = f"torch.compile failed ({type(error).__name__}: {first_line}); training on without it"
         print(f"tinytx: warning: {self.note}", file=sys.stderr)

@@ -414,7 +414,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_start(self)
         self.raw_model.train()
-        window: list[tuple[torch.Tensor, int | torch.Tensor]] = []  # (mean loss, targets) of the steps since the last log
+        window: list[tuple[torch.Tensor, int | torch.Tensor]] = []  # (mean loss, targets) per step since the last log
         t0 = t_start = time.perf_counter()
         t_first, first_step = None, self.step
         try:
