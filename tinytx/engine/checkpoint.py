@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import TinytxError
@@ -27,10 +27,24 @@ CONFIG, WEIGHTS, STATE, METRICS, BEST = "config.json", "model.safetensors", "tra
 TENSORBOARD = "tensorboard"  # the folder of TensorBoard event files (--log tensorboard)
 
 
+def tied_names(model: nn.Module) -> list[list[str]]:
+    """The model's state-dict names grouped by tensor: a group of more than one is a tied weight (a shared
+    embedding / output matrix), stored once. Tensors that only share a storage are not tied: cuDNN keeps a CUDA
+    GRU's weights as views of one flat buffer, each its own weight."""
+    groups: dict[Any, list[str]] = {}
+    for name, t in model.state_dict().items():
+        key = (t.data_ptr(), t.dtype, tuple(t.shape), t.stride()) if t.numel() else name
+        groups.setdefault(key, []).append(name)
+    return list(groups.values())
+
+
 def save_weights(model: nn.Module, path: str | os.PathLike) -> None:
-    # save_model (not save_file) handles tied weights such as a shared embedding / output matrix
+    """The weights as safetensors, each tied group once (under its first name), each tensor a CPU copy of its own
+    (safetensors refuses tensors that share memory)."""
+    state = model.state_dict()
+    tensors = {names[0]: state[names[0]].detach().to("cpu", copy=True).contiguous() for names in tied_names(model)}
     with atomic_path(path) as tmp:
-        save_model(model, tmp)
+        save_file(tensors, tmp, metadata={"format": "pt"})
 
 
 def first_line(e: BaseException) -> str:
@@ -60,7 +74,12 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
         raise TinytxError(f"{path}: no weights file (was the run trained to its first checkpoint?)")
     try:
         _check_weight_kinds(model, path)
-        load_model(model, str(path), strict=True)
+        state = load_file(str(path))
+        for names in tied_names(model):  # a tied group is stored once, under any one of its names
+            stored = next((state[n] for n in names if n in state), None)
+            if stored is not None:
+                state.update({n: stored for n in names if n not in state})
+        model.load_state_dict(state, strict=True)
     except TinytxError:
         raise
     except RuntimeError as e:
