@@ -32,6 +32,11 @@ BF16_MIN_WIDTH = 384  # median Linear input width from which bf16 autocast pays 
 # a schedule sized to a time budget may end this much past it before it is cut short: cutting it loses the end of
 # the learning-rate decay, for a few seconds of sizing error (steps slow down as the machine warms or gets busy)
 OVERRUN = 1.1
+SIZED_WARMUP_MAX = 0.1  # a schedule sized to a time budget warms up for at most this share of its steps
+# a sized schedule re-checks its pace (Trainer._recheck_due): freely (steps left x 1/4 to x 8) in the first
+# RECHECK_FREE_SHARE of its time budget, then at the RECHECK_AT shares of its steps within RECHECK_LIMIT
+RECHECK_FREE_SHARE, RECHECK_FREE = 0.25, (0.25, 8.0)
+RECHECK_AT, RECHECK_LIMIT = (0.4, 0.6), (0.8, 1.5)
 UNSIZED = 10**12  # max_steps while a time budget is being measured (the cosine schedule is ~flat that far out)
 
 
@@ -148,6 +153,8 @@ class Trainer:
         self.budget_s = cfg.minutes * 60 if cfg.minutes else None
         self.sizing = self.budget_s is not None and cfg.max_steps is None and cfg.epochs is None
         self.sized = False  # max_steps was fixed from a time budget (then the schedule may overrun it a little)
+        self._last_fit: tuple[int, float] = (0, 0.0)  # (step, seconds into the run) when the steps were last fitted
+        self._shares_left: list[float] = []  # the RECHECK_AT shares still to come
         self.early_stopping = None
         if cfg.patience is not None or (self.val_data is not None and cfg.restore_best):
             self.early_stopping = EarlyStopping(
@@ -358,6 +365,34 @@ class Trainer:
         self.max_steps = self.step + max(1, steps)
         self.config = self.config.replace(max_steps=self.max_steps)
         self.sizing, self.sized = False, True
+        if self.config.warmup_steps > self.max_steps * SIZED_WARMUP_MAX:  # a warm-up longer than a tenth is a
+            self.config = self.config.replace(warmup_steps=max(1, int(self.max_steps * SIZED_WARMUP_MAX)))  # budget cut
+        self._last_fit = (self.step, elapsed_s + event_s)
+        self._shares_left = list(RECHECK_AT)
+
+    def _recheck_due(self, elapsed_s: float) -> tuple[float, float] | None:
+        """The limits of a re-check due now, or None. In the first RECHECK_FREE_SHARE of the time budget a cosine is
+        still near its flat top, so the steps may change freely, each time they have doubled since the last fit
+        (the first steps are often the slow ones: caches, allocator, kernel choice); later at RECHECK_AT shares of
+        the run, bounded, so a schedule already decaying bends instead of jumping."""
+        last = self._last_fit[0]
+        if elapsed_s <= RECHECK_FREE_SHARE * self.budget_s:
+            return RECHECK_FREE if self.step >= max(2 * last, last + 10) else None
+        if self._shares_left and self.step >= self._shares_left[0] * self.max_steps:
+            self._shares_left.pop(0)
+            return RECHECK_LIMIT
+        return None
+
+    def _recheck_budget(self, elapsed_s: float, limit: tuple[float, float]) -> None:
+        """Re-fix max_steps from the pace since the last fit (evaluations and checkpoints included), the steps left
+        scaled by the factors in `limit` at most."""
+        step0, t0 = self._last_fit
+        pace = (elapsed_s - t0) / max(1, self.step - step0)
+        left, fitted = self.max_steps - self.step, int((0.95 * self.budget_s - elapsed_s) / pace)
+        left = max(1, min(round(left * limit[1]), max(round(left * limit[0]), fitted)))
+        self.max_steps = self.step + left
+        self.config = self.config.replace(max_steps=self.max_steps)
+        self._last_fit = (self.step, elapsed_s)
 
     def _sync_time(self) -> float:
         if self.device.type == "cuda":
@@ -419,7 +454,7 @@ class Trainer:
         t_first, first_step = None, self.step
         try:
             while self.step < self.max_steps and self._stop_reason is None:
-                lr = lr_at(self.step, cfg, self.max_steps)
+                lr = lr_at(self.step, self.config, self.max_steps)  # self.config: sizing may cap the warm-up
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 t_step = self._sync_time() if self.autocompile.timing() else None
@@ -437,6 +472,8 @@ class Trainer:
                         self._size_to_budget(timed, now - t_first, now - t_start)
                     elif now - t_start > self.budget_s * (OVERRUN if self.sized else 1.0):
                         self.stop(f"time budget of {self.config.minutes:g} min reached")
+                    elif self.sized and (limit := self._recheck_due(now - t_start)):
+                        self._recheck_budget(now - t_start, limit)
 
                 logs: dict[str, float] = {"lr": lr}
                 last = self.step == self.max_steps
