@@ -206,6 +206,31 @@ def test_minutes_alone_sizes_max_steps_and_resume_keeps_it(tmp_path, monkeypatch
     assert not resumed.sizing and resumed.max_steps == sized
 
 
+class SlowStartClock:
+    """Each call advances `slow` seconds for the first `calls` calls, then `fast`: steps that speed up after a start."""
+
+    def __init__(self, slow: float, fast: float, calls: int):
+        self.now, self.slow, self.fast, self.left = 0.0, slow, fast, calls
+
+    def __call__(self):
+        self.left -= 1
+        self.now += self.slow if self.left > 0 else self.fast
+        return self.now
+
+
+def test_a_sized_schedule_caps_its_warmup_and_rechecks_its_pace(monkeypatch):
+    import tinytx.engine.trainer as trainer_module
+
+    # sized on slow first steps to ~280 steps; from 2 s into the 30 s budget the steps run 10x faster
+    monkeypatch.setattr(trainer_module.time, "perf_counter", SlowStartClock(0.1, 0.01, 20))
+    config = cfg(batch_size=8, minutes=0.5, schedule="cosine", warmup_steps=100, eval_interval=10**6, compile=False)
+    trainer = Trainer(linear(), Regression(), line(), None, config)
+    result = trainer.fit()
+    assert trainer.config.warmup_steps <= 30  # capped at a tenth of the first sizing, not the 100 asked for
+    assert result["max_steps"] > 1000  # re-fitted to the faster pace early in the run...
+    assert result["step"] == result["max_steps"] and "time budget" not in str(result.get("stopped"))  # ...in budget
+
+
 def test_minutes_with_max_steps_only_limits(tmp_path, monkeypatch):
     import tinytx.engine.trainer as trainer_module
 
@@ -273,3 +298,35 @@ def test_a_failing_compile_falls_back_to_eager(monkeypatch, capsys):
     result = trainer.fit()
     assert result["step"] == 40 and not result["compiled"]
     assert "torch.compile failed (RuntimeError: no C++ compiler)" in capsys.readouterr().err
+
+
+# --- weights files --------------------------------------------------------------------------------------------
+
+class TiedAndFlat(torch.nn.Module):
+    """A tied embedding/output pair, and two weights that are views of one flat buffer (as cuDNN keeps a CUDA GRU's)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(5, 3)
+        self.out = torch.nn.Linear(3, 5, bias=False)
+        self.out.weight = self.emb.weight
+        flat = torch.randn(12)
+        self.a = torch.nn.Parameter(flat[:6].view(2, 3))
+        self.b = torch.nn.Parameter(flat[6:].view(3, 2))
+
+
+def test_weights_round_trip_tied_once_and_views_of_one_buffer(tmp_path):
+    from safetensors import safe_open
+
+    from tinytx.engine.checkpoint import load_weights, save_weights
+
+    model = TiedAndFlat()
+    assert model.a.untyped_storage().data_ptr() == model.b.untyped_storage().data_ptr()
+    save_weights(model, tmp_path / "w.safetensors")
+    with safe_open(str(tmp_path / "w.safetensors"), framework="pt") as f:
+        assert sorted(f.keys()) == ["a", "b", "emb.weight"]  # the tie stored once
+    again = TiedAndFlat()
+    load_weights(again, tmp_path / "w.safetensors")
+    for name, t in model.state_dict().items():
+        assert torch.equal(again.state_dict()[name], t), name
+    assert again.out.weight is again.emb.weight  # still tied after loading
