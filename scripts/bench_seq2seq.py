@@ -62,6 +62,8 @@ def bench(name: str, extra: list[str], files, work: Path, args) -> dict:
     row_flags = [*extra, *budget, *shlex.split(args.flags)]
     if args.threads:
         row_flags += ["--threads", str(args.threads)]
+    if args.device != "cpu":
+        row_flags += ["--device", args.device]
     flags = ["--src", str(files["train.de"]), "--tgt", str(files["train.en"]), "--val-src", str(files["val.de"]),
              "--val-tgt", str(files["val.en"]), "--no-progress", *row_flags]
     out = work / name
@@ -70,10 +72,10 @@ def bench(name: str, extra: list[str], files, work: Path, args) -> dict:
     train_s = time.perf_counter() - t0
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     speeds = [m["train_targets_per_s"] for m in metrics if "train_targets_per_s" in m]
-    run = load_run(out, device="cpu")
+    run = load_run(out, device=args.device)
     row = {"model": name, "flags": " ".join(row_flags), "params": result["params"], "steps": result["step"],
            "batch": run.info["batch_sentences"], "train_s": train_s, "tok_s": sum(speeds) / max(len(speeds), 1),
-           "val_loss": result.get("val", {}).get("loss", float("nan")), "dtype": resolve_dtype(read_config(out)["train"]["dtype"], torch.device("cpu"), run.model),
+           "val_loss": result.get("val", {}).get("loss", float("nan")), "dtype": resolve_dtype(read_config(out)["train"]["dtype"], torch.device(args.device), run.model),
            "vocab": run.tokenizer.vocab_size}
     for split in ("val", "test_2016_flickr"):
         t1 = time.perf_counter()
@@ -96,6 +98,8 @@ def main() -> None:
     p.add_argument("--flags", default="", help="more `tinytx train seq2seq` flags for every row, e.g. '--lr 1e-3'")
     p.add_argument("--test-limit", type=int, default=None, help="score only the first N sentences of each set")
     p.add_argument("--keep", default=None, help="keep the run directories here")
+    p.add_argument("--device", default="cpu", help="train and translate on this device (cpu, cuda)")
+    p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     p.add_argument("--smoke", action="store_true", help="3 steps each on 20 sentences: check the script runs")
     args = p.parse_args()
     if args.smoke:
@@ -116,6 +120,8 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     if not rows:
         return
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
     print(f"\n| model | flags beyond `--src --tgt --val-src --val-tgt` | params | vocab | dtype | steps (sentences) "
           f"| train wall | train tgt tokens/s | val loss | val BLEU | test_2016 BLEU | test_2016 chrF "
           f"| decode wall ({rows[0]['sentences']} sent., beam {rows[0]['beam']}) |")

@@ -39,10 +39,10 @@ def test_vocab_size_follows_the_words_of_the_data():
 def test_max_len_and_budget_from_the_data():
     assert max_len_for(10) == 32 and max_len_for(60) == 80 and max_len_for(1000) == 256
     cfg = TrainConfig(batch_size=32, warmup_steps=0)
-    assert budget_for(cfg, 400) == {"max_steps": 4000, "warmup_steps": 100}  # 10 epochs, a quarter epoch
-    assert budget_for(cfg, 10) == {"max_steps": 1000, "warmup_steps": 2}  # at least 1,000 steps
+    assert budget_for(cfg, 400) == {"max_steps": 4000, "warmup_steps": 400}  # 10 epochs, warm-up one epoch
+    assert budget_for(cfg, 10) == {"max_steps": 1000, "warmup_steps": 10}  # at least 1,000 steps
     assert budget_for(cfg.replace(max_steps=300), 400) == {"warmup_steps": 30}  # at most 10% of a known budget
-    assert budget_for(cfg.replace(minutes=10.0), 4000) == {"warmup_steps": 200}  # a time budget: capped
+    assert budget_for(cfg.replace(minutes=10.0), 4000) == {"warmup_steps": 500}  # a time budget: capped
     assert budget_for(cfg.replace(epochs=2.0), 400) == {"warmup_steps": 80}
     assert budget_for(cfg.replace(max_steps=50, warmup_steps=7), 400) == {}  # what the user set wins
 
@@ -78,7 +78,7 @@ def test_no_budget_given_is_sized_in_epochs(tmp_path):
     prep = RECIPE.prepare(opts, RunDir(tmp_path / "r"), fitted=False)
     per_epoch = prep.train.steps_per_epoch
     assert opts.train.max_steps == max(1000, 10 * per_epoch) == prep.config.max_steps
-    assert opts.train.warmup_steps == max(1, min(200, round(per_epoch / 4)))
+    assert opts.train.warmup_steps == max(1, min(500, per_epoch))
 
 
 # --- checkpoint averaging -------------------------------------------------------------------------------------------

@@ -55,8 +55,9 @@ MAX_LEN_MARGIN = 1.25  # longest training pair x this: a new sentence a little l
 MAX_LEN_RANGE = (32, 256)
 BUDGET_EPOCHS = 10  # without --max-steps/--epochs/--minutes
 BUDGET_STEPS = (1000, 20000)
-WARMUP_EPOCH_SHARE = 0.25  # warm-up: a quarter epoch, at most WARMUP_MAX steps and 10% of a known budget
-WARMUP_MAX = 200
+WARMUP_EPOCH_SHARE = 1.0  # warm-up: an epoch, at most WARMUP_MAX steps and 10% of a known budget (a time
+WARMUP_MAX = 500  # budget's is capped by the Trainer once it has sized the schedule); see docs/seq2seq.md
+FF_MULT = 2  # transformer feed-forward width = this x --n-embd, unless --d-ff
 
 
 def vocab_size_for(texts: list[str]) -> int:
@@ -186,7 +187,7 @@ class Seq2SeqRecipe:
         vocab = dict(src_vocab_size=prep.state["src_vocab"], tgt_vocab_size=prep.state["tgt_vocab"])
         if opts.model == "transformer":
             config = dict(vocab, d_model=opts.n_embd, n_head=opts.n_head, n_enc_layer=opts.n_layer,
-                          n_dec_layer=opts.n_layer, d_ff=opts.d_ff, max_len=opts.max_len, dropout=opts.dropout,
+                          n_dec_layer=opts.n_layer, d_ff=opts.d_ff or FF_MULT * opts.n_embd, max_len=opts.max_len, dropout=opts.dropout,
                           share_embeddings=opts.shared_vocab, tie_output=True,
                           scale_embeddings=opts.scale_embeddings)
         else:
