@@ -7,7 +7,9 @@
 Sets: spam = data/spamassassin (4,837 e-mails / 1,209 test); spam10 = a seeded 10% of its train file, the same test;
 books3 = 20-line passages of three English books (1,680 / 420); the last two are built by
 scripts/make_classify_sets.py from files the project has (books3 needs ../shared/data/english). `--train/--test`
-bench any other CSV pair (columns `text`, `label`).
+bench any other CSV pair (columns `text`, `label`). `--cv K` never reads the test file: K-fold cross-validation
+on the train file (seeded folds, pooled accuracy over all train rows), for choosing settings without the test half;
+`--given key=value,...` adds options to the tinytx rows (e.g. `--given train.lr=0.2` to compare a setting).
 
 Every tinytx row is `tinytx train classify --model M --data TRAIN` with nothing else (the "flags" column says so;
 --threads only sets the torch threads): epochs, max length, warm-up and early stopping are derived from the data
@@ -88,10 +90,10 @@ PEER_FLAGS = {"sk-lr": "TfidfVectorizer() + LogisticRegression(max_iter=1000)",
               "fasttext-25": "train_supervised, epoch 25, thread 1"}
 
 
-def tinytx_row(model: str, train_path: str, test_path: str, out: Path, threads: int):
+def tinytx_row(model: str, train_path: str, test_path: str, out: Path, threads: int, extra: dict | None = None):
     t0 = time.perf_counter()
     result = train("classify", out, given={"data": train_path, "model": model, "train.progress": False,
-                                           "train.threads": threads})
+                                           "train.threads": threads, **(extra or {})})
     seconds = time.perf_counter() - t0
     run = tinytx.load_run(out)
     m = get("classify").evaluate(run, data=test_path)
@@ -101,6 +103,61 @@ def tinytx_row(model: str, train_path: str, test_path: str, out: Path, threads: 
         resolved += f", max_len {o.max_len}"
     resolved += f"; stopped at {result['step']}, best {result.get('best_step')}"
     return (m["accuracy"], m["macro_f1"]), seconds, f"{resolved}; {result['params']:,} params"
+
+
+def parse_given(text: str) -> dict:
+    """'train.lr=0.2,ngrams=2' -> {"train.lr": 0.2, "ngrams": 2} (numbers as numbers)."""
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, value = item.split("=", 1)
+        try:
+            out[key] = int(value)
+        except ValueError:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                out[key] = value
+    return out
+
+
+def write_csv(path: Path, texts, labels) -> str:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(zip(texts, labels))
+    return str(path)
+
+
+def cross_validate(set_name, train_xy, k: int, rows, args, extra: dict, tmp: Path) -> None:
+    """K seeded folds of the train rows: each row is predicted once, by a model that never saw it."""
+    import random
+
+    order = list(range(len(train_xy[0])))
+    random.Random(0).shuffle(order)
+    folds = [order[i::k] for i in range(k)]
+    print(f"| model | flags | {k}-fold CV accuracy (pooled) | errors | per fold |")
+    print("|---|---|---:|---:|---|")
+    for name in rows:
+        accs, errors = [], 0
+        for i, held in enumerate(folds):
+            held_set = set(held)
+            tr = ([train_xy[0][j] for j in order if j not in held_set], [train_xy[1][j] for j in order if j not in held_set])
+            te = ([train_xy[0][j] for j in held], [train_xy[1][j] for j in held])
+            if name in TINYTX:
+                trp, tep = write_csv(tmp / f"cv{i}-train.csv", *tr), write_csv(tmp / f"cv{i}-test.csv", *te)
+                (acc, _), _, _ = tinytx_row(name, trp, tep, tmp / f"{set_name}-{name}-cv{i}", args.threads, extra)
+            elif name.startswith("sk-"):
+                (acc, _), _ = sklearn_row(name, tr, te)
+            else:
+                (acc, _), _ = fasttext_row(name, tr, te, tmp)
+            accs.append(acc)
+            errors += round((1 - acc) * len(held))
+        flags = PEER_FLAGS.get(name) or f"`--model {name}` " + (" ".join(f"{k}={v}" for k, v in extra.items())
+                                                                or "(defaults)")
+        print(f"| {name} | {flags} | {1 - errors / len(order):.4f} | {errors} | "
+              f"{' '.join(f'{a:.3f}' for a in accs)} |", flush=True)
 
 
 def sets(names: list[str], args) -> list[tuple[str, str, str]]:
@@ -127,6 +184,8 @@ def main() -> None:
     ap.add_argument("--test")
     ap.add_argument("--only", default="", help=f"comma-separated rows: {', '.join(TINYTX + PEERS)}")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 on the shared 2-core box)")
+    ap.add_argument("--cv", type=int, default=0, help="K-fold cross-validation on the train file instead of the test")
+    ap.add_argument("--given", default="", help="options for the tinytx rows, e.g. 'train.lr=0.2,ngrams=2'")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -135,6 +194,12 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, load average {load:.1f}\n")
     for set_name, train_path, test_path in sets([s.strip() for s in args.sets.split(",") if s.strip()], args):
         train_xy = read_labelled(train_path, "text", "label")
+        if args.cv:
+            print(f"### {set_name}: {len(train_xy[0]):,} train rows, {args.cv}-fold CV (the test file unread)\n")
+            rows = [n for n in PEERS + TINYTX if not only or n in only]
+            cross_validate(set_name, train_xy, args.cv, rows, args, parse_given(args.given), tmp)
+            print()
+            continue
         test_xy = read_labelled(test_path, "text", "label")
         print(f"### {set_name}: {len(train_xy[0]):,} train / {len(test_xy[0]):,} test, "
               f"{len(set(train_xy[1]))} classes ({train_path})\n")
@@ -144,8 +209,10 @@ def main() -> None:
             if only and name not in only:
                 continue
             if name in TINYTX:
-                (acc, f1), s, notes = tinytx_row(name, train_path, test_path, tmp / f"{set_name}-{name}", args.threads)
-                flags = f"`--model {name}` (defaults)"
+                extra = parse_given(args.given)
+                (acc, f1), s, notes = tinytx_row(name, train_path, test_path, tmp / f"{set_name}-{name}", args.threads,
+                                                 extra)
+                flags = f"`--model {name}` " + (" ".join(f"{k}={v}" for k, v in extra.items()) or "(defaults)")
             elif name.startswith("sk-"):
                 (acc, f1), s = sklearn_row(name, train_xy, test_xy)
                 flags, notes = PEER_FLAGS[name], "scikit-learn"
