@@ -27,12 +27,12 @@ CONFIG, WEIGHTS, STATE, METRICS, BEST = "config.json", "model.safetensors", "tra
 TENSORBOARD = "tensorboard"  # the folder of TensorBoard event files (--log tensorboard)
 
 
-def tied_names(model: nn.Module) -> list[list[str]]:
-    """The model's state-dict names grouped by tensor: a group of more than one is a tied weight (a shared
+def tied_names(state: dict[str, torch.Tensor]) -> list[list[str]]:
+    """A model's state-dict names grouped by tensor: a group of more than one is a tied weight (a shared
     embedding / output matrix), stored once. Tensors that only share a storage are not tied: cuDNN keeps a CUDA
     GRU's weights as views of one flat buffer, each its own weight."""
     groups: dict[Any, list[str]] = {}
-    for name, t in model.state_dict().items():
+    for name, t in state.items():
         key = (t.data_ptr(), t.dtype, tuple(t.shape), t.stride()) if t.numel() else name
         groups.setdefault(key, []).append(name)
     return list(groups.values())
@@ -42,7 +42,7 @@ def save_weights(model: nn.Module, path: str | os.PathLike) -> None:
     """The weights as safetensors, each tied group once (under its first name), each tensor a CPU copy of its own
     (safetensors refuses tensors that share memory)."""
     state = model.state_dict()
-    tensors = {names[0]: state[names[0]].detach().to("cpu", copy=True).contiguous() for names in tied_names(model)}
+    tensors = {names[0]: state[names[0]].detach().to("cpu", copy=True).contiguous() for names in tied_names(state)}
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata={"format": "pt"})
 
@@ -75,7 +75,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
     try:
         _check_weight_kinds(model, path)
         state = load_file(str(path))
-        for names in tied_names(model):  # a tied group is stored once, under any one of its names
+        for names in tied_names(model.state_dict()):  # a tied group is stored once, under any one of its names
             stored = next((state[n] for n in names if n in state), None)
             if stored is not None:
                 state.update({n: stored for n in names if n not in state})
