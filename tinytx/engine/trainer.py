@@ -32,6 +32,7 @@ BF16_MIN_WIDTH = 384  # median Linear input width from which bf16 autocast pays 
 # a schedule sized to a time budget may end this much past it before it is cut short: cutting it loses the end of
 # the learning-rate decay, for a few seconds of sizing error (steps slow down as the machine warms or gets busy)
 OVERRUN = 1.1
+BUDGET_USED = 0.95  # a sized schedule plans for this share of the time budget (the rest: timing error)
 SIZED_WARMUP_MAX = 0.1  # a schedule sized to a time budget warms up for at most this share of its steps
 # a sized schedule re-checks its pace (Trainer._recheck_due): freely (steps left x 1/4 to x 8) in the first
 # RECHECK_FREE_SHARE of its time budget, then at the RECHECK_AT shares of its steps within RECHECK_LIMIT
@@ -360,21 +361,25 @@ class Trainer:
             self.evaluate(max_batches=self.config.eval_batches)
         self.save_checkpoint()
         event_s = time.perf_counter() - t0
-        remaining = max(0.0, 0.95 * self.budget_s - (elapsed_s + event_s) - event_s)  # the last event too
-        steps = int(remaining / (per_step + event_s / self.eval_interval))
-        self.max_steps = self.step + max(1, steps)
-        self.config = self.config.replace(max_steps=self.max_steps)
+        remaining = max(0.0, BUDGET_USED * self.budget_s - (elapsed_s + event_s) - event_s)  # the last event too
+        self._set_max_steps(self.step + max(1, int(remaining / (per_step + event_s / self.eval_interval))))
         self.sizing, self.sized = False, True
         if self.config.warmup_steps > self.max_steps * SIZED_WARMUP_MAX:  # a warm-up longer than a tenth is a
             self.config = self.config.replace(warmup_steps=max(1, int(self.max_steps * SIZED_WARMUP_MAX)))  # budget cut
         self._last_fit = (self.step, elapsed_s + event_s)
         self._shares_left = list(RECHECK_AT)
 
+    def _set_max_steps(self, steps: int) -> None:
+        self.max_steps = steps
+        self.config = self.config.replace(max_steps=steps)  # saved with the checkpoint: resume keeps the schedule
+
     def _recheck_due(self, elapsed_s: float) -> tuple[float, float] | None:
         """The limits of a re-check due now, or None. In the first RECHECK_FREE_SHARE of the time budget a cosine is
         still near its flat top, so the steps may change freely, each time they have doubled since the last fit
         (the first steps are often the slow ones: caches, allocator, kernel choice); later at RECHECK_AT shares of
         the run, bounded, so a schedule already decaying bends instead of jumping."""
+        if self.dist.enabled:  # each rank would re-fit on its own clock, and ranks must agree on the step count
+            return None
         last = self._last_fit[0]
         if elapsed_s <= RECHECK_FREE_SHARE * self.budget_s:
             return RECHECK_FREE if self.step >= max(2 * last, last + 10) else None
@@ -388,10 +393,8 @@ class Trainer:
         scaled by the factors in `limit` at most."""
         step0, t0 = self._last_fit
         pace = (elapsed_s - t0) / max(1, self.step - step0)
-        left, fitted = self.max_steps - self.step, int((0.95 * self.budget_s - elapsed_s) / pace)
-        left = max(1, min(round(left * limit[1]), max(round(left * limit[0]), fitted)))
-        self.max_steps = self.step + left
-        self.config = self.config.replace(max_steps=self.max_steps)
+        left, fitted = self.max_steps - self.step, int((BUDGET_USED * self.budget_s - elapsed_s) / pace)
+        self._set_max_steps(self.step + max(1, min(round(left * limit[1]), max(round(left * limit[0]), fitted))))
         self._last_fit = (self.step, elapsed_s)
 
     def _sync_time(self) -> float:
