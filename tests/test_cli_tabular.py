@@ -195,6 +195,7 @@ BAD = [
     (["--data", LINE, "--target", "y", "--lr", "0"], "learning rate must be > 0"),
     (["--data", LINE, "--target", "y", "--lr", "-0.1"], "learning rate must be > 0"),
     (["--data", LINE, "--target", "y", "--batch-size", "0"], "batch size"),
+    (["--data", LINE, "--target", "y", "--batch-size", "64t"], "is for token recipes"),  # was a TypeError
     (["--data", LINE, "--target", "y", "--epochs", "0"], "epochs"),
     (["--data", LINE, "--target", "y", "--momentum", "1.5"], "momentum"),
     (["--data", LINE, "--target", "y", "--nesterov"], "nesterov"),

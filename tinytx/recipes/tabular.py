@@ -284,6 +284,9 @@ class TabularRecipe:
             raise TinytxError(f"unknown tabular model {opts.model!r}; choose one of {', '.join(TABULAR_MODELS)}")
         if opts.restarts < 1:
             raise TinytxError(f"--restarts must be >= 1, got {opts.restarts}")
+        if isinstance(opts.train.batch_size, str) and opts.train.batch_size != "full":
+            raise TinytxError(f"--batch-size {opts.train.batch_size} is for token recipes (seq2seq); give a number "
+                              "of rows per step or 'full'")
         if not 0 <= opts.dropout < 1:
             raise TinytxError(f"--dropout must be in [0, 1), got {opts.dropout}")
         if opts.model == "mlp" and (not opts.hidden_sizes or any(h < 1 for h in opts.hidden_sizes)):
