@@ -223,12 +223,31 @@ def test_a_sized_schedule_caps_its_warmup_and_rechecks_its_pace(monkeypatch):
 
     # sized on slow first steps to ~280 steps; from 2 s into the 30 s budget the steps run 10x faster
     monkeypatch.setattr(trainer_module.time, "perf_counter", SlowStartClock(0.1, 0.01, 20))
-    config = cfg(batch_size=8, minutes=0.5, schedule="cosine", warmup_steps=100, eval_interval=10**6, compile=False)
+    config = cfg(batch_size=8, minutes=0.5, schedule="cosine", warmup_steps=400, eval_interval=10**6, compile=False)
+    trainer = Trainer(linear(), Regression(), line(), None, config)
+    fits = []  # (step, max_steps, warm-up) after each fit of the schedule
+    set_max_steps = trainer._set_max_steps
+    monkeypatch.setattr(trainer, "_set_max_steps", lambda steps: (
+        set_max_steps(steps), fits.append((trainer.step, trainer.max_steps, trainer.config.warmup_steps))))
+    result = trainer.fit()
+    step, steps, warmup = fits[0]
+    assert steps < 400 and warmup == int(steps * trainer_module.SIZED_WARMUP_MAX)  # the first fit: held to a share
+    assert result["max_steps"] > 1000  # re-fitted to the faster pace early in the run, while still warming up...
+    assert trainer.config.warmup_steps == 400  # ...so the warm-up asked for is given back
+    assert all(b[2] == a[2] for a, b in zip(fits, fits[1:]) if b[0] >= a[2])  # never changed once over
+    assert result["step"] == result["max_steps"] and "time budget" not in str(result.get("stopped"))  # in budget
+
+
+def test_a_sized_schedule_too_short_for_its_warmup_keeps_a_share_of_it(monkeypatch):
+    import tinytx.engine.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.05))  # one pace: ~280 steps in 30 s
+    config = cfg(batch_size=8, minutes=0.5, schedule="cosine", warmup_steps=400, eval_interval=10**6, compile=False)
     trainer = Trainer(linear(), Regression(), line(), None, config)
     result = trainer.fit()
-    assert trainer.config.warmup_steps <= 30  # capped at a tenth of the first sizing, not the 100 asked for
-    assert result["max_steps"] > 1000  # re-fitted to the faster pace early in the run...
-    assert result["step"] == result["max_steps"] and "time budget" not in str(result.get("stopped"))  # ...in budget
+    assert 50 < result["max_steps"] < 1000
+    # held to a share of the steps (as they were fitted when the warm-up ended; a later re-check may trim them)
+    assert 0.3 * result["max_steps"] < trainer.config.warmup_steps < 0.5 * result["max_steps"]
 
 
 def test_minutes_with_max_steps_only_limits(tmp_path, monkeypatch):

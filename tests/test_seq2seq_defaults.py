@@ -39,11 +39,11 @@ def test_vocab_size_follows_the_words_of_the_data():
 def test_max_len_and_budget_from_the_data():
     assert max_len_for(10) == 32 and max_len_for(60) == 80 and max_len_for(1000) == 256
     cfg = TrainConfig(batch_size=32, warmup_steps=0)
-    assert budget_for(cfg, 400) == {"max_steps": 4000, "warmup_steps": 400}  # 10 epochs, warm-up one epoch
-    assert budget_for(cfg, 10) == {"max_steps": 1000, "warmup_steps": 10}  # at least 1,000 steps
-    assert budget_for(cfg.replace(max_steps=300), 400) == {"warmup_steps": 30}  # at most 10% of a known budget
-    assert budget_for(cfg.replace(minutes=10.0), 4000) == {"warmup_steps": 500}  # a time budget: capped
-    assert budget_for(cfg.replace(epochs=2.0), 400) == {"warmup_steps": 80}
+    assert budget_for(cfg, 400) == {"max_steps": 4000, "warmup_steps": 500}  # 10 epochs; warm-up in steps
+    assert budget_for(cfg, 10) == {"max_steps": 1000, "warmup_steps": 400}  # at least 1,000 steps; 40% of them
+    assert budget_for(cfg.replace(max_steps=300), 400) == {"warmup_steps": 120}  # at most 40% of a known budget
+    assert budget_for(cfg.replace(minutes=10.0), 4000) == {"warmup_steps": 500}  # a time budget: the Trainer caps
+    assert budget_for(cfg.replace(epochs=2.0), 400) == {"warmup_steps": 320}
     assert budget_for(cfg.replace(max_steps=50, warmup_steps=7), 400) == {}  # what the user set wins
 
 
@@ -78,7 +78,7 @@ def test_no_budget_given_is_sized_in_epochs(tmp_path):
     prep = RECIPE.prepare(opts, RunDir(tmp_path / "r"), fitted=False)
     per_epoch = prep.train.steps_per_epoch
     assert opts.train.max_steps == max(1000, 10 * per_epoch) == prep.config.max_steps
-    assert opts.train.warmup_steps == max(1, min(500, per_epoch))
+    assert opts.train.warmup_steps == min(500, int(0.4 * opts.train.max_steps))  # in steps, not epochs
 
 
 # --- checkpoint averaging -------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ BF16_MIN_WIDTH = 384  # median Linear input width from which bf16 autocast pays 
 # the learning-rate decay, for a few seconds of sizing error (steps slow down as the machine warms or gets busy)
 OVERRUN = 1.1
 BUDGET_USED = 0.95  # a sized schedule plans for this share of the time budget (the rest: timing error)
-SIZED_WARMUP_MAX = 0.1  # a schedule sized to a time budget warms up for at most this share of its steps
+SIZED_WARMUP_MAX = 0.4  # a schedule sized to a time budget warms up for at most this share of its steps
 # a sized schedule re-checks its pace (Trainer._recheck_due): freely (steps left x 1/4 to x 8) in the first
 # RECHECK_FREE_SHARE of its time budget, then at the RECHECK_AT shares of its steps within RECHECK_LIMIT
 RECHECK_FREE_SHARE, RECHECK_FREE = 0.25, (0.25, 8.0)
@@ -154,6 +154,7 @@ class Trainer:
         self.budget_s = cfg.minutes * 60 if cfg.minutes else None
         self.sizing = self.budget_s is not None and cfg.max_steps is None and cfg.epochs is None
         self.sized = False  # max_steps was fixed from a time budget (then the schedule may overrun it a little)
+        self._warmup_wanted = self.config.warmup_steps  # a sized schedule holds it to a share of its steps
         self._last_fit: tuple[int, float] = (0, 0.0)  # (step, seconds into the run) when the steps were last fitted
         self._shares_left: list[float] = []  # the RECHECK_AT shares still to come
         self.early_stopping = None
@@ -364,14 +365,18 @@ class Trainer:
         remaining = max(0.0, BUDGET_USED * self.budget_s - (elapsed_s + event_s) - event_s)  # the last event too
         self._set_max_steps(self.step + max(1, int(remaining / (per_step + event_s / self.eval_interval))))
         self.sizing, self.sized = False, True
-        if self.config.warmup_steps > self.max_steps * SIZED_WARMUP_MAX:  # a warm-up longer than a tenth is a
-            self.config = self.config.replace(warmup_steps=max(1, int(self.max_steps * SIZED_WARMUP_MAX)))  # budget cut
         self._last_fit = (self.step, elapsed_s + event_s)
         self._shares_left = list(RECHECK_AT)
 
     def _set_max_steps(self, steps: int) -> None:
+        """Re-fix a sized schedule's length; a warm-up still under way is held to SIZED_WARMUP_MAX of it (it was asked
+        for without knowing the budget), so a later re-fit to more steps gives back what an early one cut."""
         self.max_steps = steps
-        self.config = self.config.replace(max_steps=steps)  # saved with the checkpoint: resume keeps the schedule
+        warmup = self.config.warmup_steps
+        if self.step < warmup:
+            warmup = max(1, min(self._warmup_wanted, int(steps * SIZED_WARMUP_MAX)))
+        self.config = self.config.replace(max_steps=steps, warmup_steps=warmup)  # saved with the checkpoint: resume
+        # keeps the schedule
 
     def _recheck_due(self, elapsed_s: float) -> tuple[float, float] | None:
         """The limits of a re-check due now, or None. In the first RECHECK_FREE_SHARE of the time budget a cosine is
