@@ -176,4 +176,4 @@ def test_help_lists_the_defaults(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "seq2seq", "--help"])
     out = capsys.readouterr().out
-    assert e.value.code == 0 and "--no-shared-vocab" in out and "--average" in out and "1024t" in out
+    assert e.value.code == 0 and "--no-shared-vocab" in out and "--average" in out and "512t" in out

@@ -9,7 +9,7 @@ Conventions: a source row is its tokens + [EOS]; the decoder reads [BOS] + targe
 (tinytx.data.collate.collate_seq2seq). With --shared-vocab (the default) one BPE vocabulary serves both languages
 (RUN/tokenizer.json) and the transformer shares one embedding between encoder, decoder and output layer; with
 --no-shared-vocab RUN/tokenizer.json is the target tokenizer and RUN/src_tokenizer.json the source one. A token
-budget (--batch-size 1024t, the default) becomes a fixed number of sentences, so the batch source stays a pure
+budget (--batch-size 512t, the default) becomes a fixed number of sentences, so the batch source stays a pure
 function of the step (exact resume).
 
 Defaults sized from the data (`derived`; only what the user left unset, and saved with the run's options, so
